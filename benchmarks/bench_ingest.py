@@ -1,0 +1,119 @@
+"""Ingest + judge throughput against a parse-only baseline, measured in the same run.
+
+Inputs: the real web_connectivity measurements of ../shared/data/ooni/real, replicated with fresh uids into
+JSONL files of 1,000 records. Baseline: orjson loading the same files, one process. Ours: `ingest` with the local
+process pool into a fresh DuckDB file. Each runs in its own subprocess so peak memory (parent and workers) is
+reported separately. Usage: python benchmarks/bench_ingest.py [--sizes 10000,100000] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def real_web_connectivity(shared: Path) -> list[dict[str, object]]:
+    out = []
+    for p in sorted((shared / "ooni" / "real").rglob("*.json")):
+        try:
+            obj = orjson.loads(p.read_bytes())
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("test_name") == "web_connectivity" and obj.get("test_keys"):
+            out.append(obj)
+    return out
+
+
+def make_inputs(folder: Path, n: int, seeds: list[dict[str, object]]) -> int:
+    if (folder / "DONE").exists():
+        return int((folder / "DONE").read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    encoded = [orjson.dumps({k: v for k, v in s.items() if k not in ("id", "measurement_uid")})[1:] for s in seeds]
+    size = 0
+    for f in range(0, n, 1000):
+        with (folder / f"part-{f // 1000:05d}.jsonl").open("wb") as fh:
+            for i in range(f, min(n, f + 1000)):
+                line = b'{"measurement_uid":"bench-%012d",' % i + encoded[i % len(encoded)] + b"\n"
+                size += len(line)
+                fh.write(line)
+    (folder / "DONE").write_text(str(size))
+    return size
+
+
+_PARSE = """
+import sys, time, resource, orjson, pathlib, json
+t = time.perf_counter(); n = 0
+for p in sorted(pathlib.Path(sys.argv[1]).glob('*.jsonl')):
+    with open(p, 'rb') as fh:
+        for line in fh:
+            orjson.loads(line); n += 1
+dt = time.perf_counter() - t
+print(json.dumps({"n": n, "seconds": dt, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_INGEST = """
+import sys, time, resource, json
+from ayiq.net.ingest import ingest
+t = time.perf_counter()
+rep = ingest([sys.argv[1]], store=sys.argv[2], workers=int(sys.argv[3]))
+dt = time.perf_counter() - t
+print(json.dumps({"n": rep.records, "seconds": dt, "errors": len(rep.errors), "statuses": rep.statuses,
+  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def run(code: str, *args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench")
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    args = ap.parse_args()
+    if not args.shared.is_dir():
+        print(f"skip: {args.shared} not found (the benchmark replicates the real OONI measurements there)")
+        return 0
+    seeds = real_web_connectivity(args.shared)
+    print(f"seed measurements: {len(seeds)} real web_connectivity records; workers: {args.workers}")
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        folder = args.workdir / f"in-{n}"
+        size = make_inputs(folder, n, seeds)
+        base = run(_PARSE, str(folder))
+        store = args.workdir / f"store-{n}.duckdb"
+        store.unlink(missing_ok=True)
+        Path(str(store) + ".wal").unlink(missing_ok=True)
+        ours = run(_INGEST, str(folder), str(store), str(args.workers))
+        assert ours["n"] == n == base["n"], (ours, base)
+        base_rate = n / base["seconds"]
+        our_rate = n / ours["seconds"]
+        per_core = our_rate / args.workers
+        rows.append((n, size, base_rate, our_rate, per_core, base_rate / per_core, ours["peak_mb"],
+                     ours["worker_peak_mb"]))
+        store.unlink(missing_ok=True)
+    print()
+    print(f"{'records':>8} {'input MB':>9} {'parse-only/s':>13} {'ingest+judge/s':>15} {'per core/s':>11} "
+          f"{'x slower/core':>14} {'parent MB':>10} {'worker MB':>10}")
+    for n, size, b, o, pc, ratio, pm, wm in rows:
+        print(f"{n:>8} {size / 2**20:>9.0f} {b:>13.0f} {o:>15.0f} {pc:>11.0f} {ratio:>14.2f} {pm:>10.0f} {wm:>10.0f}")
+    print("\ntargets: >= 2000 measurements/s per core; <= 4x slower per core than parse-only; flat memory")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

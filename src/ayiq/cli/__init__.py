@@ -1,0 +1,1 @@
+"""Thin Typer command groups, one module per instrument."""

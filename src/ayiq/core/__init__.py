@@ -1,0 +1,1 @@
+"""Types, errors and paths shared by every instrument."""

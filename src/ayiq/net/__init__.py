@@ -1,0 +1,1 @@
+"""The network-interference instrument: probe, control, judges, OONI formats, ingest."""
