@@ -8,6 +8,7 @@ one transaction per task and logs the task, so an interrupted ingest resumes whe
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -36,15 +37,38 @@ from ayiq.store.base import ParquetStore, write_parquet_parts
 from ayiq.store.schema import MEASUREMENTS, VERDICTS
 
 SPLIT_BYTES = 32 * 1024 * 1024  # uncompressed JSONL files larger than this are split into ranges
-_ZC = zstandard.ZstdCompressor(level=1)  # not shared across threads: one per process is fine for pools
 
 
-def _compress(raw: bytes) -> bytes:
-    return _ZC.compress(raw)
+class RawSegmentWriter:
+    """Writes one task's records as independent zstd frames in one file, for random access by offset.
 
+    DuckDB stores large blobs slowly; a segment file per task is written at disk speed, by the worker itself,
+    in an open format (`zstd -d` on a frame gives the record back). Written to a temp name and renamed, so a
+    killed task leaves no half segment under the real name; a retried task rewrites it whole.
+    """
 
-def _decompress(blob: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(blob)
+    def __init__(self, raw_dir: Path, task_key: str) -> None:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        self.name = f"{task_key}.zst"
+        self.final = raw_dir / self.name
+        self.tmp = raw_dir / f".{task_key}.{os.getpid()}.tmp"
+        self.fh = self.tmp.open("wb")
+        self.offset = 0
+        self.zc = zstandard.ZstdCompressor(level=1)
+
+    def add(self, raw: bytes) -> tuple[int, int]:
+        blob = self.zc.compress(raw)
+        self.fh.write(blob)
+        start, self.offset = self.offset, self.offset + len(blob)
+        return start, len(blob)
+
+    def commit(self) -> None:
+        self.fh.close()
+        self.tmp.replace(self.final)
+
+    def abort(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +167,12 @@ def _asn(value: object) -> str | None:
     return None
 
 
-def build_tables(records: Iterable[RawRecord], judge: Callable[[dict[str, Any]], Verdict]) -> tuple[pa.Table, pa.Table]:
+def build_tables(
+    records: Iterable[RawRecord],
+    judge: Callable[[dict[str, Any]], Verdict],
+    segment: RawSegmentWriter,
+    counts: dict[str, int] | None = None,
+) -> tuple[pa.Table, pa.Table]:
     """Turn raw records into the two store tables (columns built directly: this is the hot loop)."""
     m: dict[str, list[Any]] = {f.name: [] for f in MEASUREMENTS}
     v: dict[str, list[Any]] = {f.name: [] for f in VERDICTS}
@@ -167,7 +196,10 @@ def build_tables(records: Iterable[RawRecord], judge: Callable[[dict[str, Any]],
         m["source"].append(rec.source)
         m["content_sha256"].append(hashlib.sha256(rec.raw).hexdigest())
         m["parse_error"].append(rec.error)
-        m["raw_zstd"].append(_compress(rec.raw))
+        off, length = segment.add(rec.raw)
+        m["raw_segment"].append(segment.name)
+        m["raw_offset"].append(off)
+        m["raw_length"].append(length)
         m["ingested_at"].append(now)
         if rec.obj is None:
             verdict = failed(rec.error or "unreadable record", judge="ingest")
@@ -176,6 +208,11 @@ def build_tables(records: Iterable[RawRecord], judge: Callable[[dict[str, Any]],
                 verdict = judge(rec.obj)
             except Exception as exc:  # a judge bug must not drop the record: it is stored as a failure
                 verdict = failed(f"judge error: {type(exc).__name__}: {exc}", judge="ingest")
+            rec.obj = None  # parsed trees are large: keep only the bytes, so memory stays flat per task
+        if counts is not None:
+            counts[verdict.status.value] = counts.get(verdict.status.value, 0) + 1
+            if rec.error is not None:
+                counts["_broken"] = counts.get("_broken", 0) + 1
         row = verdict.as_row()
         v["measurement_uid"].append(uid)
         for key, val in row.items():
@@ -188,22 +225,30 @@ def build_tables(records: Iterable[RawRecord], judge: Callable[[dict[str, Any]],
     )
 
 
-def run_task(task: Task, fingerprints: str | None, parquet_root: str | None) -> TaskResult:
+def run_task(task: Task, fingerprints: str | None, raw_dir: str, parquet_root: str | None) -> TaskResult:
     """Worker entry point: read, judge, and either return the tables or write them as Parquet parts."""
     result = TaskResult(task)
+    counts: dict[str, int] = {}
+    segment = RawSegmentWriter(Path(raw_dir), task.key)
     try:
-        records = list(read_records(Path(task.path), task.start, task.end))
+        m_table, v_table = build_tables(
+            read_records(Path(task.path), task.start, task.end), _judge_for(fingerprints), segment, counts
+        )
     except LegacyYAMLError as exc:
+        segment.abort()
         result.error, result.refused = str(exc), True
         return result
     except InputError as exc:
+        segment.abort()
         result.error = str(exc)
         return result
-    m_table, v_table = build_tables(records, _judge_for(fingerprints))
+    except BaseException:
+        segment.abort()
+        raise
+    segment.commit()
     result.records = m_table.num_rows
-    result.broken = sum(1 for r in records if r.obj is None)
-    for s in v_table.column("status").to_pylist():
-        result.statuses[s] = result.statuses.get(s, 0) + 1
+    result.broken = counts.pop("_broken", 0)
+    result.statuses = counts
     if parquet_root is not None:
         write_parquet_parts(Path(parquet_root), m_table, v_table, task.key, task.path)
     else:
@@ -236,6 +281,7 @@ def ingest(
         todo = [t for t in tasks if t.key not in done]
         report.tasks_skipped = len(tasks) - len(todo)
         parquet_root = str(st.path) if isinstance(st, ParquetStore) else None
+        raw_dir = str(st.raw_dir)
         with _progress(progress, len(todo)) as advance, make_executor(executor, workers) as (pool, n):
             window = max(2, 2 * n)
             pending: set[Future[TaskResult]] = set()
@@ -247,7 +293,7 @@ def ingest(
                     if nxt is None:
                         exhausted = True
                         break
-                    pending.add(pool.submit(run_task, nxt, fps, parquet_root))
+                    pending.add(pool.submit(run_task, nxt, fps, raw_dir, parquet_root))
                 if not pending:
                     break
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -330,15 +376,16 @@ def rejudge(store: str | Path | Store | None = None, fingerprints: str | Path | 
     st = store if isinstance(store, Store) else open_store(store)
     total = 0
     try:
-        cur = st.con.execute("SELECT measurement_uid, month, raw_zstd, parse_error FROM measurements")
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                break
+        # Small columns only: read them first, since writing on the same connection ends an open cursor.
+        everything = st.con.execute(
+            "SELECT measurement_uid, month, raw_segment, raw_offset, raw_length, parse_error FROM measurements"
+        ).fetchall()
+        for i in range(0, len(everything), batch):
+            rows = everything[i : i + batch]
             v: dict[str, list[Any]] = {f.name: [] for f in VERDICTS}
             now = datetime.now(UTC)
-            for uid, month, raw_z, perr in rows:
-                raw = _decompress(raw_z) if raw_z else b""
+            for uid, month, seg, off, length, perr in rows:
+                raw = st.read_raw(seg, off, length) if seg else b""
                 verdict = failed(perr, judge="ingest") if perr else _safe_judge(judge, raw)
                 v["measurement_uid"].append(uid)
                 for k, val in verdict.as_row().items():
@@ -364,10 +411,12 @@ def _safe_judge(judge: Callable[[dict[str, Any]], Verdict], raw: bytes) -> Verdi
 
 
 def raw_measurement(st: Store, uid: str) -> dict[str, Any]:
-    row = st.con.execute("SELECT raw_zstd FROM measurements WHERE measurement_uid = ?", [uid]).fetchone()
+    row = st.con.execute(
+        "SELECT raw_segment, raw_offset, raw_length FROM measurements WHERE measurement_uid = ?", [uid]
+    ).fetchone()
     if row is None:
         raise AyiqError(f"no measurement with uid {uid!r} in the store")
-    raw = _decompress(row[0])
+    raw = st.read_raw(row[0], row[1], row[2])
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import zstandard
 
 from ayiq.core.errors import StoreError
 from ayiq.core.paths import default_store
@@ -38,6 +39,17 @@ class Store:
     path: Path
     con: duckdb.DuckDBPyConnection
 
+    @property
+    def raw_dir(self) -> Path:
+        """Where the records' bytes live: one zstd segment file per ingest task (see docs/formats/store.md)."""
+        raise NotImplementedError
+
+    def read_raw(self, segment: str, offset: int, length: int) -> bytes:
+        with (self.raw_dir / segment).open("rb") as fh:
+            fh.seek(offset)
+            blob = fh.read(length)
+        return zstandard.ZstdDecompressor().decompress(blob)
+
     def append(self, measurements: pa.Table, verdicts: pa.Table, task_key: str, source: str) -> int:
         raise NotImplementedError
 
@@ -62,6 +74,10 @@ class Store:
 
 class DuckDBStore(Store):
     kind = "duckdb"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".raw")
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
@@ -141,6 +157,10 @@ class ParquetStore(Store):
     """
 
     kind = "parquet"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.path / "raw"
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -25,7 +25,9 @@ MEASUREMENTS = pa.schema(
         pa.field("source", pa.string()),
         pa.field("content_sha256", pa.string()),
         pa.field("parse_error", pa.string()),
-        pa.field("raw_zstd", pa.binary()),
+        pa.field("raw_segment", pa.string()),
+        pa.field("raw_offset", pa.int64()),
+        pa.field("raw_length", pa.int64()),
         pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
     ]
 )
@@ -75,6 +77,7 @@ _DUCK_TYPES = {
     pa.string(): "VARCHAR",
     pa.binary(): "BLOB",
     pa.float64(): "DOUBLE",
+    pa.int64(): "BIGINT",
     pa.bool_(): "BOOLEAN",
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",

@@ -131,13 +131,16 @@ def read_records(path: Path, start: int = 0, end: int | None = None) -> Iterator
         raise InputError(path, "empty file, no measurement in it")
     if stripped[:1] not in (b"{", b"["):
         raise InputError(path, "not JSON or JSONL (does not start with '{' or '['): not an OONI measurement file")
-    # One JSON document (possibly pretty-printed over many lines), else JSONL.
+    # One JSON document (possibly pretty-printed over many lines), else JSONL. Files named .jsonl skip the
+    # whole-document attempt.
     whole: object = None
-    try:
-        whole = orjson.loads(data)
-        single = True
-    except orjson.JSONDecodeError:
-        single = False
+    single = False
+    if not name.endswith((".jsonl", ".jsonl.gz")) and not (start or end is not None):
+        try:
+            whole = orjson.loads(data)
+            single = True
+        except orjson.JSONDecodeError:
+            single = False
     if single:
         items = whole if isinstance(whole, list) else [whole]
         if not any(is_measurement(o) for o in items):
