@@ -115,3 +115,18 @@ def test_fuzz_wrapped_json_values(tmp_path_factory: pytest.TempPathFactory, valu
     p.write_bytes(orjson.dumps({"test_name": "x", "raw_measurement": value}))
     with contextlib.suppress(InputError):
         list(read_records(p))
+
+
+def test_gzip_bomb_and_overlong_lines_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ayiq.net.formats import ooni
+
+    monkeypatch.setattr(ooni, "MAX_DOC_BYTES", 64 * 1024)
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b"[" + b" " * (10 * 2**20) + b"]"))
+    with pytest.raises(InputError, match="larger than"):
+        list(read_records(bomb))
+    lines = tmp_path / "long.jsonl.gz"
+    lines.write_bytes(gzip.compress(orjson.dumps(M) + b"\n" + b'{"x": "' + b"a" * 200_000 + b'"}\n' + orjson.dumps(M)))
+    recs = list(read_records(lines))
+    assert [r.error is None for r in recs] == [True, False, True]
+    assert "longer than" in (recs[1].error or "")

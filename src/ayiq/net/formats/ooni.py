@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -25,7 +24,8 @@ ENVELOPE_KEYS = frozenset(
 )
 MEASUREMENT_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".jsonc", ".yaml", ".yml", ".yaml.gz")
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_LINE_BYTES = 256 * 1024 * 1024
+MAX_DOC_BYTES = 256 * 1024 * 1024  # one JSON document, or one line of JSONL
+PEEK_BYTES = 64 * 1024
 
 
 class LegacyYAMLError(InputError):
@@ -48,28 +48,30 @@ def content_uid(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
-def _open_bytes(path: Path, start: int = 0, end: int | None = None) -> bytes:
+def _open(path: Path) -> BinaryIO:
+    """Open plain or gzip'd (by content, not by name) for reading bytes."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(2)
+        fh = path.open("rb")
+        if fh.read(2) == GZIP_MAGIC:
             fh.seek(0)
-            if head == GZIP_MAGIC:
-                with gzip.GzipFile(fileobj=fh) as gz:
-                    return _read_bounded(gz, path)
-            if start or end is not None:
-                fh.seek(start)
-                return fh.read((end - start) if end is not None else -1)
-            return _read_bounded(fh, path)
-    except OSError as exc:  # includes gzip.BadGzipFile
+            return gzip.GzipFile(fileobj=fh)  # type: ignore[return-value]
+        fh.seek(0)
+        return fh
+    except OSError as exc:
         raise InputError(path, f"cannot read: {exc}") from exc
-    except EOFError as exc:
-        raise InputError(path, f"truncated gzip stream: {exc}") from exc
 
 
-def _read_bounded(fh: io.BufferedIOBase | gzip.GzipFile | Any, path: Path) -> bytes:
-    data: bytes = fh.read(MAX_LINE_BYTES + 1)
-    if len(data) > MAX_LINE_BYTES:
-        raise InputError(path, f"larger than {MAX_LINE_BYTES // 2**20} MiB uncompressed; split it into JSONL files")
+def _read_all(path: Path) -> bytes:
+    """A whole (decompressed) file, refusing anything over MAX_DOC_BYTES: gzip bombs end here."""
+    try:
+        with _open(path) as fh:
+            data = fh.read(MAX_DOC_BYTES + 1)
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(path, f"cannot read: {exc}") from exc
+    if len(data) > MAX_DOC_BYTES:
+        raise InputError(
+            path, f"a single JSON document larger than {MAX_DOC_BYTES // 2**20} MiB; write it as JSON lines"
+        )
     return data
 
 
@@ -123,7 +125,10 @@ def read_records(path: Path, start: int = 0, end: int | None = None) -> Iterator
         raise LegacyYAMLError(
             path, "legacy ooniprobe YAML report (pre-2017 format) is not supported; only JSON/JSONL measurements are"
         )
-    data = _open_bytes(path, start, end)
+    if name.endswith((".jsonl", ".jsonl.gz")) or start or end is not None:
+        yield from _read_jsonl(path, start, end)
+        return
+    data = _read_all(path)
     if name.endswith(".jsonc"):
         data = _strip_jsonc(data)
     stripped = data.lstrip()
@@ -131,26 +136,19 @@ def read_records(path: Path, start: int = 0, end: int | None = None) -> Iterator
         raise InputError(path, "empty file, no measurement in it")
     if stripped[:1] not in (b"{", b"["):
         raise InputError(path, "not JSON or JSONL (does not start with '{' or '['): not an OONI measurement file")
-    # One JSON document (possibly pretty-printed over many lines), else JSONL. Files named .jsonl skip the
-    # whole-document attempt.
-    whole: object = None
-    single = False
-    if not name.endswith((".jsonl", ".jsonl.gz")) and not (start or end is not None):
-        try:
-            whole = orjson.loads(data)
-            single = True
-        except orjson.JSONDecodeError:
-            single = False
-    if single:
-        items = whole if isinstance(whole, list) else [whole]
-        if not any(is_measurement(o) for o in items):
-            raise InputError(path, _not_measurement_reason(items))
-        for i, obj in enumerate(items):
-            src = f"{path}" if len(items) == 1 else f"{path}#{i}"
-            raw = data if len(items) == 1 else orjson.dumps(obj)
-            yield _record_from_obj(src, raw, obj)
+    # One JSON document (possibly pretty-printed over many lines), else JSON lines.
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield from _read_jsonl(path, 0, None)
         return
-    yield from _read_jsonl(path, data, start)
+    items = whole if isinstance(whole, list) else [whole]
+    if not any(is_measurement(o) for o in items):
+        raise InputError(path, _not_measurement_reason(items))
+    for i, obj in enumerate(items):
+        src = f"{path}" if len(items) == 1 else f"{path}#{i}"
+        raw = data if len(items) == 1 else orjson.dumps(obj)
+        yield _record_from_obj(src, raw, obj)
 
 
 def _not_measurement_reason(items: list[object]) -> str:
@@ -161,21 +159,54 @@ def _not_measurement_reason(items: list[object]) -> str:
     return f"JSON {type(first).__name__}, not an OONI measurement"
 
 
-def _read_jsonl(path: Path, data: bytes, offset: int) -> Iterator[RawRecord]:
+def _lines(path: Path, start: int, end: int | None) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line) for each line of the file or of its byte range; None for an over-long line."""
+    try:
+        with _open(path) as fh:
+            if start:
+                fh.seek(start)
+            pos = start
+            lineno = 0
+            while end is None or pos < end:
+                line = fh.readline(MAX_DOC_BYTES + 1)
+                if not line:
+                    break
+                pos += len(line)
+                lineno += 1
+                if len(line) > MAX_DOC_BYTES:
+                    while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                        line = fh.readline(PEEK_BYTES)
+                        pos += len(line)
+                    yield lineno, None
+                    continue
+                yield lineno, line
+    except (OSError, EOFError) as exc:
+        raise InputError(path, f"cannot read (truncated or corrupt?): {exc}") from exc
+
+
+def _read_jsonl(path: Path, start: int, end: int | None) -> Iterator[RawRecord]:
+    """Stream JSON lines with bounded memory. Lines before the first measurement are held back (at most
+    1,000) so a file with no measurement at all is an error, not a pile of failure records."""
     seen_measurement = False
+    empty = True
     pending: list[RawRecord] = []
-    for lineno, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        src = f"{path}:{lineno}" if not offset else f"{path}@{offset}:{lineno}"
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            rec = RawRecord(src, line, None, f"line {lineno} is not valid JSON: {exc}")
+    for lineno, line in _lines(path, start, end):
+        src = f"{path}:{lineno}" if not start else f"{path}@{start}:{lineno}"
+        if line is None:
+            rec = RawRecord(src, b"", None, f"line {lineno} is longer than {MAX_DOC_BYTES // 2**20} MiB")
         else:
-            if is_measurement(obj):
-                seen_measurement = True
-            rec = _record_from_obj(src, line, obj)
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            empty = False
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                rec = RawRecord(src, line, None, f"line {lineno} is not valid JSON: {exc}")
+            else:
+                if is_measurement(obj):
+                    seen_measurement = True
+                rec = _record_from_obj(src, line, obj)
         if seen_measurement:
             yield from pending
             pending.clear()
@@ -184,6 +215,8 @@ def _read_jsonl(path: Path, data: bytes, offset: int) -> Iterator[RawRecord]:
             pending.append(rec)
             if len(pending) > 1000:
                 break
+    if empty:
+        raise InputError(path, "empty file, no measurement in it")
     if not seen_measurement:
         raise InputError(path, "neither a JSON document nor JSON lines holding OONI measurements")
 
