@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 wrong += 1
         for (inp, tech, status, method), n in sorted(groups.items()):
             ok = EXPECTED.get(tech) == (status, method)
-            summary.add_row(inp, tech, status, method or "", str(n), "yes" if ok else "[red]NO[/]")
+            summary.add_row(inp.split("//", 1)[-1].rstrip("/"), tech, status, method or "", str(n), "yes" if ok else "[red]NO[/]")
         console.print(summary)
         blocked = [r for r in rows if r["status"] == "blocked" and r["method"] == "tls"]
         if blocked:

@@ -74,7 +74,7 @@ def test_export(store: tuple[Path, dict[str, str]], tmp_path: Path, fmt: str) ->
                               "--status", "blocked"])
     assert res.exit_code == 0, res.output
     reader = "read_csv_auto" if fmt == "csv" else "read_parquet"
-    (n, statuses) = duckdb.sql(f"SELECT count(*), list(DISTINCT status) FROM {reader}('{out}')").fetchone()  # type: ignore[misc]
+    ((n, statuses),) = duckdb.sql(f"SELECT count(*), list(DISTINCT status) FROM {reader}('{out}')").fetchall()
     assert n > 0 and statuses == ["blocked"]
 
 

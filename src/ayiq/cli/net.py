@@ -164,7 +164,7 @@ def export_cmd(
     sql, params = verdict_relation_sql(flt)
     output.parent.mkdir(parents=True, exist_ok=True)
     with open_store(store, read_only=True) as st:
-        table: pa.Table = st.con.execute(sql, params).to_arrow_table()
+        table: pa.Table = st.con.sql(sql, params=params).to_arrow_table()
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -23,9 +23,11 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "dns_localhost": ("blocked", "dns"),
     "dns_nxdomain": ("blocked", "dns"),
     "tcp_blackhole": ("blocked", "tcp_ip"),
-    "down": ("down", None),
+    "down": ("down", "tcp_ip"),  # down, and where: the control fails at the same layer
 }
 
+# Addresses must look public to a judge (documentation ranges are bogons, rightly "not on the Internet").
+# They are only written into synthetic records; nothing ever connects to them.
 NETWORKS = (("AZ", "AS29049", "Delta Telecom"), ("AZ", "AS28787", "Baktelecom"))
 
 
@@ -38,15 +40,15 @@ class Target:
 
 
 DEFAULT_TARGETS = (
-    Target("https://www.azadliq.org/", "tls_timeout", "198.51.100.10", 64500),
-    Target("https://www.meydan.tv/", "tls_timeout", "198.51.100.11", 64500),
-    Target("http://www.azadliq.info/", "http_reset", "198.51.100.12", 64501),
-    Target("http://turan.example/", "dns_localhost", "198.51.100.13", 64501),
-    Target("https://abzas.example/", "dns_nxdomain", "198.51.100.14", 64502),
-    Target("https://voa.example/", "tcp_blackhole", "198.51.100.15", 64502),
-    Target("https://gone.example/", "down", "198.51.100.16", 64503),
-    Target("https://www.wikipedia.org/", "ok", "198.51.100.17", 64503),
-    Target("https://news.example.az/", "ok", "198.51.100.18", 64504),
+    Target("https://www.azadliq.org/", "tls_timeout", "93.184.216.10", 64500),
+    Target("https://www.meydan.tv/", "tls_timeout", "93.184.216.11", 64500),
+    Target("http://www.azadliq.info/", "http_reset", "93.184.216.12", 64501),
+    Target("http://turan.example/", "dns_localhost", "93.184.216.13", 64501),
+    Target("https://abzas.example/", "dns_nxdomain", "93.184.216.14", 64502),
+    Target("https://voa.example/", "tcp_blackhole", "93.184.216.15", 64502),
+    Target("https://gone.example/", "down", "93.184.216.16", 64503),
+    Target("https://www.wikipedia.org/", "ok", "93.184.216.17", 64503),
+    Target("https://news.example.az/", "ok", "93.184.216.18", 64504),
 )
 
 _BODY = "<html><head><title>{title}</title></head><body>{text}</body></html>"
