@@ -65,12 +65,18 @@ _INGEST = """
 import sys, time, resource, json
 from ayiq.net.ingest import ingest
 t = time.perf_counter()
-rep = ingest([sys.argv[1]], store=sys.argv[2], workers=int(sys.argv[3]))
+rep = ingest([sys.argv[1]], store=sys.argv[2], workers=int(sys.argv[3]), fingerprints=sys.argv[4] or None)
 dt = time.perf_counter() - t
 print(json.dumps({"n": rep.records, "seconds": dt, "errors": len(rep.errors), "statuses": rep.statuses,
   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
   "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
+
+
+def _remove_store(store: Path) -> None:
+    store.unlink(missing_ok=True)
+    Path(str(store) + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(str(store) + ".raw", ignore_errors=True)
 
 
 def run(code: str, *args: str) -> dict[str, float]:
@@ -89,23 +95,24 @@ def main() -> int:
         print(f"skip: {args.shared} not found (the benchmark replicates the real OONI measurements there)")
         return 0
     seeds = real_web_connectivity(args.shared)
-    print(f"seed measurements: {len(seeds)} real web_connectivity records; workers: {args.workers}")
+    print(f"seed measurements: {len(seeds)} real web_connectivity records; workers: {args.workers}; "
+          "judged with OONI's blockpage fingerprints")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         folder = args.workdir / f"in-{n}"
         size = make_inputs(folder, n, seeds)
         base = run(_PARSE, str(folder))
         store = args.workdir / f"store-{n}.duckdb"
-        store.unlink(missing_ok=True)
-        Path(str(store) + ".wal").unlink(missing_ok=True)
-        ours = run(_INGEST, str(folder), str(store), str(args.workers))
+        _remove_store(store)
+        fps = args.shared / "ooni" / "fingerprints"
+        ours = run(_INGEST, str(folder), str(store), str(args.workers), str(fps) if fps.is_dir() else "")
         assert ours["n"] == n == base["n"], (ours, base)
         base_rate = n / base["seconds"]
         our_rate = n / ours["seconds"]
         per_core = our_rate / args.workers
         rows.append((n, size, base_rate, our_rate, per_core, base_rate / per_core, ours["peak_mb"],
                      ours["worker_peak_mb"]))
-        store.unlink(missing_ok=True)
+        _remove_store(store)
     print()
     print(f"{'records':>8} {'input MB':>9} {'parse-only/s':>13} {'ingest+judge/s':>15} {'per core/s':>11} "
           f"{'x slower/core':>14} {'parent MB':>10} {'worker MB':>10}")

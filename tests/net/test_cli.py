@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import os
+import socketserver
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -90,3 +97,47 @@ def test_rejudge_is_stable(store: tuple[Path, dict[str, str]]) -> None:
     res = runner.invoke(app, ["net", "rejudge", "--store", str(path)])
     assert res.exit_code == 0, res.output
     assert read() == before
+
+
+def _ayiq(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ayiq.cli.main", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_missing_input_is_one_clear_line(tmp_path: Path) -> None:
+    res = _ayiq("net", "ingest", str(tmp_path / "nope.jsonl"), "--store", str(tmp_path / "s.duckdb"))
+    assert res.returncode == 2
+    assert "nope.jsonl: no such file or folder" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_reading_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    res = _ayiq("net", "verdicts", env={"AYIQ_STORE": str(tmp_path / "none.duckdb")})
+    assert res.returncode == 2 and "no store here yet" in res.stderr
+
+
+def test_bad_file_exit_code_and_message(tmp_path: Path) -> None:
+    bad = tmp_path / "photo.json"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 JFIF")
+    res = _ayiq("net", "ingest", str(bad), "--store", str(tmp_path / "s.duckdb"), "--executor", "serial")
+    assert res.returncode == 2 and "photo.json" in res.stderr and "not JSON" in res.stderr
+
+
+def test_fingerprints_update_from_a_loopback_server(tmp_path: Path) -> None:
+    """`update` downloads each CSV and replaces the local copy atomically (served here from 127.0.0.1)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "fingerprints_dns.csv").write_text("name,scope,location_found,pattern_type,pattern\n")
+    (served / "fingerprints_http.csv").write_text("name,scope,location_found,pattern_type,pattern\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    with socketserver.TCPServer(("127.0.0.1", 0), handler) as srv:
+        port = srv.server_address[1]
+        th = threading.Thread(target=srv.serve_forever, daemon=True)
+        th.start()
+        try:
+            dest = tmp_path / "fps"
+            res = runner.invoke(app, ["net", "fingerprints", "update", "--source", f"http://127.0.0.1:{port}/",
+                                      "--dest", str(dest)])
+        finally:
+            srv.shutdown()
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in dest.iterdir()) == ["fingerprints_dns.csv", "fingerprints_http.csv"]

@@ -11,6 +11,7 @@ from typing import Annotated
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ayiq.cli.common import StoreOpt, json_line, parse_day
@@ -57,11 +58,11 @@ def ingest_cmd(
         for status, n in sorted(rep.statuses.items()):
             t.add_row(f"verdict: {status}", str(n), style=STATUS_STYLE.get(status))
         console.print(t)
-        err = Console(stderr=True)
+        err = Console(stderr=True, soft_wrap=True)
         for msg in rep.refused:
-            err.print(f"[yellow]refused:[/] {msg}", highlight=False)
+            err.print(f"[yellow]refused:[/] {escape(msg)}", highlight=False)
         for msg in rep.errors:
-            err.print(f"[red]error:[/] {msg}", highlight=False)
+            err.print(f"[red]error:[/] {escape(msg)}", highlight=False)
     if rep.errors:
         raise typer.Exit(2)
 
