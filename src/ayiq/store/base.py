@@ -88,6 +88,8 @@ class DuckDBStore(Store):
         except duckdb.Error as exc:
             raise StoreError(f"{path}: cannot open the DuckDB store: {exc}") from exc
         _utc(self.con)
+        # Cap DuckDB's page cache so a long ingest keeps a flat footprint (pages spill to the file).
+        self.con.execute(f"SET memory_limit = '{os.environ.get('AYIQ_DUCKDB_MEMORY', '512MB')}'")
         if not read_only or path.exists():
             self._ensure_schema(read_only)
 
@@ -98,7 +100,9 @@ class DuckDBStore(Store):
                 raise StoreError(f"{self.path}: not an Ayiq store (no measurements table)")
             return
         self.con.execute(duckdb_ddl("measurements", MEASUREMENTS, "measurement_uid"))
-        self.con.execute(duckdb_ddl("verdicts", VERDICTS, "measurement_uid"))
+        # No primary key on verdicts: rows are added only for new measurements (see append), and an index
+        # would hold every uid in memory a second time.
+        self.con.execute(duckdb_ddl("verdicts", VERDICTS))
         self.con.execute(duckdb_ddl("ingest_log", INGEST_LOG, "task_key"))
         self.con.execute("CREATE TABLE IF NOT EXISTS ayiq_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         self.con.execute(
@@ -113,10 +117,14 @@ class DuckDBStore(Store):
         try:
             con.register("_m_batch", measurements)
             con.register("_v_batch", verdicts)
-            before = con.execute("SELECT count(*) FROM measurements").fetchone()
-            con.execute("INSERT OR IGNORE INTO measurements SELECT * FROM _m_batch")
-            con.execute("INSERT OR IGNORE INTO verdicts SELECT * FROM _v_batch")
-            after = con.execute("SELECT count(*) FROM measurements").fetchone()
+            new = con.execute(
+                "INSERT OR IGNORE INTO measurements SELECT * FROM _m_batch RETURNING measurement_uid"
+            ).fetchall()
+            if new:
+                # Verdicts only for measurements that are new: the verdict table needs no index of its own.
+                con.register("_new", pa.table({"measurement_uid": [r[0] for r in new]}))
+                con.execute("INSERT INTO verdicts SELECT * FROM _v_batch SEMI JOIN _new USING (measurement_uid)")
+                con.unregister("_new")
             con.execute(
                 "INSERT OR REPLACE INTO ingest_log VALUES (?, ?, ?, now())",
                 [task_key, source, measurements.num_rows],
@@ -128,8 +136,7 @@ class DuckDBStore(Store):
         finally:
             con.unregister("_m_batch")
             con.unregister("_v_batch")
-        assert before is not None and after is not None
-        return int(after[0]) - int(before[0])
+        return len(new)
 
     def done_tasks(self) -> set[str]:
         return {str(r[0]) for r in self.con.execute("SELECT task_key FROM ingest_log").fetchall()}
