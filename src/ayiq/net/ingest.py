@@ -181,7 +181,7 @@ def build_tables(
         uid = envelope_uid(rec)
         obj = rec.obj or {}
         when = parse_time(obj.get("measurement_start_time"))
-        month = when.strftime("%Y-%m") if when else "unknown"
+        month = f"{when.year:04d}-{when.month:02d}" if when else "unknown"
         m["measurement_uid"].append(uid)
         m["report_id"].append(_s(obj.get("report_id")))
         m["test_name"].append(_s(obj.get("test_name")))

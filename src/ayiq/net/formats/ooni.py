@@ -238,6 +238,12 @@ def parse_time(value: object) -> datetime | None:
     """OONI's 'YYYY-MM-DD HH:MM:SS' (UTC) and ISO 8601 variants; None when absent or unreadable."""
     if not isinstance(value, str) or len(value) < 10:
         return None
+    if len(value) == 19 and value[4] == "-" and value[10] in " T" and value[13] == ":":
+        try:  # OONI's own format, by far the most common: sliced, ten times faster than strptime
+            return datetime(int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]),
+                            int(value[14:16]), int(value[17:19]), tzinfo=UTC)
+        except ValueError:
+            pass
     text = value.strip().replace("T", " ").rstrip("Z")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d"):
         try:
