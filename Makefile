@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-system.txt 2>/dev/null | sha1sum | cut -c1-12)
 DEMO_DIR ?= build/demo
 
-.PHONY: venv demo test lint typecheck pytest bench system-deps clean
+.PHONY: venv demo test lint typecheck pytest bench bench-probe system-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: lint typecheck pytest
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+
+# Ayiq's probe side by side with OONI Probe (../shared/anchors/ooni-probe) in the censorship lab (root).
+bench-probe: venv system-deps
+	$(BIN)/python benchmarks/probe_vs_ooni.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
