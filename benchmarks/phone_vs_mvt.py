@@ -1,0 +1,118 @@
+"""Ayiq vs MVT, side by side in one run: the iOS backup check on MVT's test backup with every indicator
+file, and on a copy whose Manifest.db is inflated to 200,000 rows. Prints wall time and peak memory
+(max RSS of the child process) for each, and the ratios.
+
+MVT is installed from PyPI into its own venv (AYIQ_BENCH_MVT_VENV, default ~/.cache/ayiq-bench/mvt-venv),
+created on first use. Both tools run offline (MVT with its update checks disabled).
+
+    .venv/bin/python benchmarks/phone_vs_mvt.py [--shared ../shared/data] [--rows 200000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mvt_venv() -> Path:
+    venv = Path(os.environ.get("AYIQ_BENCH_MVT_VENV", Path.home() / ".cache" / "ayiq-bench" / "mvt-venv"))
+    if not (venv / "bin" / "mvt-ios").exists():
+        print(f"installing MVT from PyPI into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "mvt"], check=True)
+    return venv
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MiB (this child and its waited-for children), exit code."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode(errors="replace") if p.stderr else ""
+    if p.returncode not in (0, 1):
+        print(f"  ! {cmd[0]} exited {p.returncode}: {err[-500:]}", flush=True)
+    return wall, usage.ru_maxrss / 1024, p.returncode
+
+
+def inflate_manifest(src: Path, dest: Path, rows: int) -> None:
+    """A copy of the backup whose Manifest.db holds `rows` rows: real rows repeated under new ids/paths."""
+    shutil.copytree(src, dest)
+    for suffix in ("-wal", "-shm"):
+        (dest / f"Manifest.db{suffix}").unlink(missing_ok=True)
+    con = sqlite3.connect(dest / "Manifest.db")
+    con.execute("PRAGMA journal_mode=DELETE")
+    base = con.execute("SELECT domain, relativePath, flags, file FROM Files WHERE file IS NOT NULL").fetchall()
+    have = con.execute("SELECT count(*) FROM Files").fetchone()[0]
+    batch = []
+    for i in range(rows - have):
+        dom, rel, flags, blob = base[i % len(base)]
+        batch.append((f"{i:040x}", dom, f"{rel}.bench{i}", flags, blob))
+    con.executemany("INSERT INTO Files (fileID, domain, relativePath, flags, file) VALUES (?,?,?,?,?)", batch)
+    con.commit()
+    con.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    backup = args.shared / "mvt-artifacts" / "ios_backup"
+    stix = sorted((args.shared / "iocs").rglob("*.stix2")) + [args.shared / "mvt-artifacts" / "test.stix2"]
+    venv = mvt_venv()
+    ayiq_bin = Path(sys.executable).parent / "ayiq"
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        env = {**os.environ, "HOME": str(tmp / "home"), "AYIQ_HOME": str(tmp / "ayiq-home"),
+               "MVT_STIX2": ""}
+        big = tmp / "backup-big"
+        inflate_manifest(backup, big, args.rows)
+        cases = [(f"iOS backup, {len(stix)} IOC files", backup), (f"Manifest.db {args.rows:,} rows", big)]
+        print(f"{'case':34} {'tool':10} {'time s':>8} {'peak MiB':>9}")
+        summary = []
+        for label, path in cases:
+            res: dict[str, list[tuple[float, float]]] = {}
+            for r in range(args.repeat):
+                mvt_cmd = [str(venv / "bin" / "mvt-ios"), "--disable-update-check", "--disable-indicator-update-check",
+                           "check-backup", "--output", str(tmp / f"mvt-{r}-{path.name}")]
+                for s in stix:
+                    mvt_cmd += ["--iocs", str(s)]
+                mvt_cmd.append(str(path))
+                iocs_args = [a for s in stix for a in ("--iocs", str(s))]
+                ayiq_cmd = [str(ayiq_bin), "phone", "check-backup", str(path), "--output",
+                            str(tmp / f"ay-{r}-{path.name}"), *iocs_args]
+                # the phone group alone: `ayiq` imports every instrument's CLI (duckdb, pyarrow...) first
+                group_cmd = [sys.executable, "-c", "from ayiq.cli.phone import app; app()", "check-backup", str(path),
+                             "--output", str(tmp / f"ayg-{r}-{path.name}"), *iocs_args]
+                for tool, cmd in (("mvt", mvt_cmd), ("ayiq", ayiq_cmd), ("ayiq-phone", group_cmd)):
+                    wall, rss, _ = measure(cmd, env)
+                    res.setdefault(tool, []).append((wall, rss))
+            row = {}
+            for tool in res:
+                wall = statistics.median(w for w, _ in res[tool])
+                rss = max(m for _, m in res[tool])
+                row[tool] = (wall, rss)
+                print(f"{label:34} {tool:10} {wall:8.2f} {rss:9.0f}", flush=True)
+            for tool in ("ayiq", "ayiq-phone"):
+                summary.append((label, tool, row["mvt"][0] / row[tool][0], row[tool][1] / row["mvt"][1]))
+        print()
+        for label, tool, speed, mem in summary:
+            print(f"{label} [{tool}]: {speed:.1f}x faster than MVT (target >= 5x); "
+                  f"peak memory {tool}/MVT = {mem:.2f} (target <= 0.33)")
+
+
+if __name__ == "__main__":
+    main()
