@@ -15,12 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ayiq.cli.common import StoreOpt, json_line, parse_day
+from ayiq.cli.net_probe import probe as probe_cmd
 from ayiq.core.errors import AyiqError
 from ayiq.net.ingest import default_fingerprints_dir, ingest, raw_measurement, rejudge
 from ayiq.store import open_store
 from ayiq.store.queries import VerdictFilter, select_verdicts, status_counts, verdict_relation_sql
 
-app = typer.Typer(help="Network interference: ingest, judge, explain, export.", no_args_is_help=True)
+app = typer.Typer(help="Network interference: probe, ingest, judge, explain, export.", no_args_is_help=True)
+app.command("probe")(probe_cmd)
 fingerprints_app = typer.Typer(help="OONI blockpage fingerprints used by the judge.", no_args_is_help=True)
 app.add_typer(fingerprints_app, name="fingerprints")
 console = Console()

@@ -148,7 +148,8 @@ def judge_signal(m: JSON, ctx: Context) -> Verdict:
         return broken(j, "this probe lacks Signal's 2023 certificate (ooni/probe#2627)")
     if tv < (0, 2, 2) and when >= datetime(2022, 10, 19):
         return broken(j, "this probe lacks Signal's 2022 certificate (ooni/probe#2627)")
-    if ev_ver < (3, 17, 2) and when >= datetime(2023, 5, 2):
+    ooni_engine = s(d(m.get("annotations")).get("engine_name")) in (None, "ooniprobe-engine")
+    if ooni_engine and ev_ver < (3, 17, 2) and when >= datetime(2023, 5, 2):
         return broken(j, "probe engine older than 3.17.2 after 2023-05-02 reports false failures (backend#679)")
     st = s(tk.get("signal_backend_status"))
     fail = s(tk.get("signal_backend_failure"))

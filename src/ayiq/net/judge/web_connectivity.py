@@ -334,7 +334,9 @@ def _judge(m: JSON, tk: JSON, o: Obs, ctx: Context) -> Verdict:
                            [f"The probe's resolver answered {a} for {o.host}, a {kind} address no public site "
                             f"uses; {ctl_desc}"],
                            fingerprint=dns_fp_hint.name if dns_fp_hint else None)
-        if cmp.control_bogon and cmp.consistent:
+        # Private or reserved addresses on both sides mean "not on the public Internet", unless the control
+        # fetched the page through them: then it is a private network (a lab, an intranet) and is judged.
+        if cmp.control_bogon and cmp.consistent and not c_http_ok:
             return verdict(JUDGE, Status.DOWN, None, 0.8,
                            [f"{o.host} resolves to {shown} for the probe and for the control: the site is not on "
                             "the public Internet, so there is nothing to censor"])
