@@ -230,7 +230,8 @@ def web_handler(pages: dict[str, bytes] | None = None) -> Handler:
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
                 chunk = b"x" * 65536
                 frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-                while True:  # until the client goes away
+                # until the client goes away (drain() does not raise on a closed TLS transport: check it)
+                while not writer.is_closing():
                     writer.write(frame)
                     await writer.drain()
             elif path == "/hang":
@@ -244,7 +245,7 @@ def web_handler(pages: dict[str, bytes] | None = None) -> Handler:
                 n = int(path.removeprefix("/big/"))
                 writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode())
                 block = b"y" * 65536
-                while n > 0:
+                while n > 0 and not writer.is_closing():
                     writer.write(block[: min(n, len(block))])
                     n -= len(block)
                     await writer.drain()
