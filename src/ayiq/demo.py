@@ -1,7 +1,9 @@
 """`make demo`: the main job end to end on embedded defaults, on data Ayiq generates itself.
 
-Generates synthetic web_connectivity measurements (known truth), ingests and judges them into a DuckDB file,
-shows the verdicts and one evidence chain, exports CSV and Parquet, and checks the verdicts against the truth.
+Generates synthetic web_connectivity measurements (known truth, including an onset and a weekly "traffic jam"
+schedule), ingests and judges them into a DuckDB file, shows the verdicts and one evidence chain, exports CSV
+and Parquet, finds when interference started and on what schedule, writes the HTML report, and checks the
+verdicts against the truth. (The same story in the censorship lab, with the probe, needs root: docs/lab.md.)
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from ayiq.store.queries import VerdictFilter, select_verdicts
 console = Console()
 
 
-def write_inputs(workdir: Path, n: int) -> tuple[Path, dict[str, str]]:
+def write_inputs(workdir: Path, n: int, days: int = 21) -> tuple[Path, dict[str, str]]:
     """Write the generated measurements (JSONL.gz plus one API-wrapped file and one broken line)."""
     inputs = workdir / "measurements"
     inputs.mkdir(parents=True, exist_ok=True)
     truth: dict[str, str] = {}
-    records = list(generate(n))
+    records = list(generate(n, days=days))
     with gzip.open(inputs / "synthetic-az.jsonl.gz", "wb") as fh:
         for m, tech in records[:-1]:
             truth[m["measurement_uid"]] = tech
@@ -44,7 +46,8 @@ def write_inputs(workdir: Path, n: int) -> tuple[Path, dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--workdir", type=Path, default=Path("build/demo"))
-    ap.add_argument("-n", type=int, default=600)
+    ap.add_argument("-n", type=int, default=6000)
+    ap.add_argument("--days", type=int, default=21)
     args = ap.parse_args(argv)
     workdir: Path = args.workdir
     if workdir.exists():
@@ -53,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     store_path = workdir / "ayiq.duckdb"
 
     console.rule("[bold]1. Generate measurements (synthetic, known truth)")
-    inputs, truth = write_inputs(workdir, args.n)
-    console.print(f"{len(truth)} web_connectivity measurements from AZ networks in {inputs}")
+    inputs, truth = write_inputs(workdir, args.n, args.days)
+    console.print(f"{len(truth)} web_connectivity measurements from two AZ networks over {args.days} days in "
+                  f"{inputs}: meydan.tv is cut from 2026-11-08 12:00 UTC, azadliq.info is reset only on "
+                  "weekdays 18:00-23:00 Asia/Baku")
 
     console.rule("[bold]2. Ingest and judge into the store")
     rep = ingest([inputs], store=store_path, progress=True)
@@ -97,9 +102,22 @@ def main(argv: list[str] | None = None) -> int:
         out = workdir / f"verdicts.{fmt}"
         res = runner.invoke(app, ["net", "export", "--store", str(store_path), "--format", fmt, "--output", str(out)])
         console.print(res.output.strip() or f"exit {res.exit_code}")
+    console.rule("[bold]6. When? (ayiq trends)")
+    for cmd in (["trends", "changes", "--country", "AZ"], ["trends", "schedule", "--country", "AZ"]):
+        res = runner.invoke(app, [*cmd, "--store", str(store_path)])
+        console.print(res.output.rstrip() or f"exit {res.exit_code}", markup=False, highlight=False)
+        if res.exit_code != 0:
+            wrong += 1
+    console.rule("[bold]7. The report to publish (ayiq report)")
+    report = workdir / "report.html"
+    res = runner.invoke(app, ["report", "--store", str(store_path), "--country", "AZ", "--output", str(report)])
+    console.print(res.output.strip() or f"exit {res.exit_code}", markup=False, highlight=False)
+    if res.exit_code != 0 or not report.is_file():
+        wrong += 1
     judged = len(rows)
     console.rule("[bold]Result")
-    console.print(f"{judged - wrong}/{judged} verdicts match the known truth; store: {store_path}")
+    console.print(f"{judged - wrong}/{judged} verdicts match the known truth; store: {store_path}; "
+                  f"report: {workdir / 'report.html'}")
     return 0 if wrong == 0 else 1
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 TECHNIQUES = ("ok", "tls_timeout", "http_reset", "dns_localhost", "dns_nxdomain", "tcp_blackhole", "down")
 # What a correct judge must say for each technique: (status, method).
@@ -31,18 +32,37 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 NETWORKS = (("AZ", "AS29049", "Delta Telecom"), ("AZ", "AS28787", "Baktelecom"))
 
 
+BAKU = ZoneInfo("Asia/Baku")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
+    """A target and the technique it gets; optionally only from `since` on, or only in a local-time window
+    (`hours` = [start, end) in Asia/Baku, on weekdays when `weekdays_only`): the "traffic jams" pattern."""
+
     url: str
     technique: str
     address: str
     asn: int
+    since: datetime | None = None
+    hours: tuple[int, int] | None = None
+    weekdays_only: bool = False
+
+    def technique_at(self, when: datetime) -> str:
+        if self.since is not None and when < self.since:
+            return "ok"
+        if self.hours is not None:
+            local = when.astimezone(BAKU)
+            if not self.hours[0] <= local.hour < self.hours[1] or (self.weekdays_only and local.weekday() >= 5):
+                return "ok"
+        return self.technique
 
 
 DEFAULT_TARGETS = (
     Target("https://www.azadliq.org/", "tls_timeout", "93.184.216.10", 64500),
-    Target("https://www.meydan.tv/", "tls_timeout", "93.184.216.11", 64500),
-    Target("http://www.azadliq.info/", "http_reset", "93.184.216.12", 64501),
+    Target("https://www.meydan.tv/", "tls_timeout", "93.184.216.11", 64500,
+           since=datetime(2026, 11, 8, 12, 0, tzinfo=UTC)),
+    Target("http://www.azadliq.info/", "http_reset", "93.184.216.12", 64501, hours=(18, 23), weekdays_only=True),
     Target("http://turan.example/", "dns_localhost", "93.184.216.13", 64501),
     Target("https://abzas.example/", "dns_nxdomain", "93.184.216.14", 64502),
     Target("https://voa.example/", "tcp_blackhole", "93.184.216.15", 64502),
@@ -66,7 +86,7 @@ def measurement(target: Target, when: datetime, cc: str, asn: str, rng: random.R
     ip = target.address
     title = f"{host} - news"
     body = _BODY.format(title=title, text="lorem ipsum " * rng.randint(200, 260))
-    tech = target.technique
+    tech = target.technique_at(when)
     t0 = round(rng.uniform(0.02, 0.3), 6)
 
     answers: list[dict[str, Any]] = [
@@ -173,7 +193,8 @@ def generate(
     n: int, seed: int = 7, start: datetime | None = None, days: int = 14,
     targets: tuple[Target, ...] = DEFAULT_TARGETS,
 ) -> Iterator[tuple[dict[str, Any], str]]:
-    """Yield `n` (measurement, technique) pairs spread over `days`, round-robin over targets and networks."""
+    """Yield `n` (measurement, technique applied) pairs spread over `days`, round-robin over targets and
+    networks."""
     rng = random.Random(seed)
     t_start = start or datetime(2026, 11, 1, tzinfo=UTC)
     span = days * 86400
@@ -181,4 +202,4 @@ def generate(
         target = targets[i % len(targets)]
         cc, asn, _name = NETWORKS[(i // len(targets)) % len(NETWORKS)]
         when = t_start + timedelta(seconds=rng.uniform(0, span))
-        yield measurement(target, when, cc, asn, rng), target.technique
+        yield measurement(target, when, cc, asn, rng), target.technique_at(when)
