@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -71,6 +71,21 @@ def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 def tables(conn: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def present_columns(conn: sqlite3.Connection, table: str, wanted: Iterable[str]) -> list[str]:
+    """Those of `wanted` that `table` has, in the order asked (schemas differ between OS versions)."""
+    cols = table_columns(conn, table)
+    return [c for c in wanted if c in cols]
+
+
+def select_present(conn: sqlite3.Connection, table: str, wanted: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The rows of `table` as dicts of the `wanted` columns it has; nothing when the table is absent."""
+    if table not in tables(conn):
+        return
+    want = present_columns(conn, table, wanted)
+    for row in conn.execute(f"SELECT {', '.join(want)} FROM {table}"):
+        yield dict(zip(want, row, strict=True))
 
 
 def load_plist_bytes(data: bytes, label: str) -> Any:

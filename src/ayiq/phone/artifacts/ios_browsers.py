@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ayiq.phone.artifacts.base import Artifact
 from ayiq.phone.iocs.index import IocIndex
@@ -30,6 +31,13 @@ class _UrlArtifact(Artifact):
 
     what = "visited"
 
+    def rows(self, f: EvidenceFile, needed: set[str], sql: str) -> list[tuple[Any, ...]]:
+        """The rows `sql` gives, or none when the database lacks one of the `needed` tables."""
+        with open_sqlite(f.local, label=f.device_path) as conn:
+            if not needed <= tables(conn):
+                return []
+            return conn.execute(sql).fetchall()
+
     def check(self, records: Sequence[Record], iocs: IocIndex) -> list[Alert]:
         out: list[Alert] = []
         for rec in records:
@@ -52,13 +60,10 @@ class ChromeHistory(_UrlArtifact):
                 "Default/History",)
 
     def parse(self, f: EvidenceFile) -> list[Record]:
-        with open_sqlite(f.local, label=f.device_path) as conn:
-            if not {"urls", "visits"} <= tables(conn):
-                return []
-            return [{"id": i, "url": u, "isodate": from_chrome(t), "redirect_source": s, "source_file": f.device_path}
-                    for i, u, t, s in conn.execute(
-                        "SELECT v.id, u.url, v.visit_time, v.from_visit FROM urls u JOIN visits v ON v.url = u.id "
-                        "ORDER BY v.visit_time")]
+        sql = ("SELECT v.id, u.url, v.visit_time, v.from_visit FROM urls u JOIN visits v ON v.url = u.id "
+               "ORDER BY v.visit_time")
+        return [{"id": i, "url": u, "isodate": from_chrome(t), "redirect_source": s, "source_file": f.device_path}
+                for i, u, t, s in self.rows(f, {"urls", "visits"}, sql)]
 
 
 class ChromeFavicon(_UrlArtifact):
@@ -89,13 +94,9 @@ class FirefoxHistory(_UrlArtifact):
     fs_files = ("private/var/mobile/Containers/Data/Application/*/Profile.profile/browser.db",)
 
     def parse(self, f: EvidenceFile) -> list[Record]:
-        with open_sqlite(f.local, label=f.device_path) as conn:
-            if not {"history", "visits"} <= tables(conn):
-                return []
-            return [{"id": i, "url": u, "title": t, "isodate": from_unix(d, unit=1e6), "source_file": f.device_path}
-                    for i, u, t, d in conn.execute(
-                        "SELECT v.id, h.url, h.title, v.date FROM history h JOIN visits v ON v.siteID = h.id "
-                        "ORDER BY v.date")]
+        sql = "SELECT v.id, h.url, h.title, v.date FROM history h JOIN visits v ON v.siteID = h.id ORDER BY v.date"
+        return [{"id": i, "url": u, "title": t, "isodate": from_unix(d, unit=1e6), "source_file": f.device_path}
+                for i, u, t, d in self.rows(f, {"history", "visits"}, sql)]
 
 
 class FirefoxFavicon(_UrlArtifact):
@@ -124,12 +125,9 @@ class SafariFavicon(_UrlArtifact):
                 "private/var/mobile/Containers/Data/Application/*/Library/Image Cache/Favicons/Favicons.db")
 
     def parse(self, f: EvidenceFile) -> list[Record]:
-        with open_sqlite(f.local, label=f.device_path) as conn:
-            if not {"page_url", "icon_info"} <= tables(conn):
-                return []
-            return [{"url": p, "icon_url": i, "isodate": from_mac(t), "source_file": f.device_path}
-                    for p, i, t in conn.execute(
-                        "SELECT p.url, i.url, i.timestamp FROM page_url p JOIN icon_info i ON i.uuid = p.uuid")]
+        sql = "SELECT p.url, i.url, i.timestamp FROM page_url p JOIN icon_info i ON i.uuid = p.uuid"
+        return [{"url": p, "icon_url": i, "isodate": from_mac(t), "source_file": f.device_path}
+                for p, i, t in self.rows(f, {"page_url", "icon_info"}, sql)]
 
 
 class CacheFiles(_UrlArtifact):
@@ -140,8 +138,6 @@ class CacheFiles(_UrlArtifact):
                 "private/var/mobile/Library/Caches/*/Cache.db")
 
     def parse(self, f: EvidenceFile) -> list[Record]:
-        with open_sqlite(f.local, label=f.device_path) as conn:
-            if "cfurl_cache_response" not in tables(conn):
-                return []
-            return [{"url": u, "isodate": t if isinstance(t, str) else None, "source_file": f.device_path}
-                    for u, t in conn.execute("SELECT request_key, time_stamp FROM cfurl_cache_response")]
+        sql = "SELECT request_key, time_stamp FROM cfurl_cache_response"
+        return [{"url": u, "isodate": t if isinstance(t, str) else None, "source_file": f.device_path}
+                for u, t in self.rows(f, {"cfurl_cache_response"}, sql)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact, find_urls
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent, ioc_alert
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, present_columns, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -22,17 +22,16 @@ class Calendar(Artifact):
         with open_sqlite(f.local, label=f.device_path) as conn:
             if "CalendarItem" not in tables(conn):
                 return []
-            cols = table_columns(conn, "CalendarItem")
-            want = [c for c in ("ROWID", "summary", "description", "start_date", "end_date", "url",
-                                "creation_date", "last_modified", "organizer_id", "UUID") if c in cols]
-            has_p = "Participant" in tables(conn) and "organizer_id" in cols
-            pcols = table_columns(conn, "Participant") if has_p else set()
-            psel = ", ".join(f"p.{c}" for c in ("email", "phone_number") if c in pcols)
+            want = present_columns(conn, "CalendarItem", ("ROWID", "summary", "description", "start_date",
+                                                          "end_date", "url", "creation_date", "last_modified",
+                                                          "organizer_id", "UUID"))
+            has_p = "Participant" in tables(conn) and "organizer_id" in want
+            pnames = present_columns(conn, "Participant", ("email", "phone_number")) if has_p else []
+            psel = ", ".join(f"p.{c}" for c in pnames)
             sql = f"SELECT {', '.join('c.' + c for c in want)}"
             sql += (", " + psel) if psel else ""
             sql += " FROM CalendarItem c"
             sql += " LEFT JOIN Participant p ON p.ROWID = c.organizer_id" if psel else ""
-            pnames = [c for c in ("email", "phone_number") if c in pcols] if psel else []
             out: list[Record] = []
             for row in conn.execute(sql):
                 r = dict(zip([*want, *("participant_" + n for n in pnames)], row, strict=True))

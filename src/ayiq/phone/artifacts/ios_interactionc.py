@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent, ioc_alert
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, present_columns, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -25,12 +25,11 @@ class InteractionC(Artifact):
         with open_sqlite(f.local, label=f.device_path) as conn:
             if "ZINTERACTIONS" not in tables(conn):
                 return []
-            icols = table_columns(conn, "ZINTERACTIONS")
-            want = [c for c in ("Z_PK", "ZBUNDLEID", "ZDIRECTION", "ZSTARTDATE", "ZENDDATE", "ZCREATIONDATE",
-                                "ZDOMAINIDENTIFIER", "ZSENDER", "ZRECIPIENTCOUNT") if c in icols]
-            join = "ZCONTACTS" in tables(conn) and "ZSENDER" in icols
-            ccols = table_columns(conn, "ZCONTACTS") if join else set()
-            csel = [c for c in ("ZIDENTIFIER", "ZDISPLAYNAME") if c in ccols]
+            want = present_columns(conn, "ZINTERACTIONS", ("Z_PK", "ZBUNDLEID", "ZDIRECTION", "ZSTARTDATE",
+                                                           "ZENDDATE", "ZCREATIONDATE", "ZDOMAINIDENTIFIER",
+                                                           "ZSENDER", "ZRECIPIENTCOUNT"))
+            join = "ZCONTACTS" in tables(conn) and "ZSENDER" in want
+            csel = present_columns(conn, "ZCONTACTS", ("ZIDENTIFIER", "ZDISPLAYNAME")) if join else []
             sql = "SELECT " + ", ".join(f"i.{c}" for c in want)
             sql += "".join(f", c.{c}" for c in csel)
             sql += " FROM ZINTERACTIONS i"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, select_present, table_columns, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -22,14 +22,9 @@ class SafariBrowserState(Artifact):
 
     def parse(self, f: EvidenceFile) -> list[Record]:
         with open_sqlite(f.local, label=f.device_path) as conn:
-            if "tabs" not in tables(conn):
-                return []
-            cols = table_columns(conn, "tabs")
-            want = [c for c in ("title", "url", "user_visible_url", "last_viewed_time", "private_browsing")
-                    if c in cols]
             out: list[Record] = []
-            for row in conn.execute(f"SELECT {', '.join(want)} FROM tabs"):
-                r = dict(zip(want, row, strict=True))
+            for r in select_present(conn, "tabs", ("title", "url", "user_visible_url", "last_viewed_time",
+                                                   "private_browsing")):
                 r["last_viewed_timestamp"] = from_mac(r.pop("last_viewed_time", None))
                 r["source_file"] = f.device_path
                 out.append(r)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact, find_urls
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, select_present, table_columns, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -23,17 +23,14 @@ class Shortcuts(Artifact):
         with open_sqlite(f.local, label=f.device_path) as conn:
             if "ZSHORTCUT" not in tables(conn):
                 return []
-            cols = table_columns(conn, "ZSHORTCUT")
-            want = [c for c in ("Z_PK", "ZNAME", "ZCREATIONDATE", "ZMODIFICATIONDATE", "ZACTIONSDESCRIPTION")
-                    if c in cols]
             actions: dict[object, bytes] = {}
             if "ZSHORTCUTACTIONS" in tables(conn) and {"ZSHORTCUT", "ZDATA"} <= table_columns(conn, "ZSHORTCUTACTIONS"):
                 for sid, data in conn.execute("SELECT ZSHORTCUT, ZDATA FROM ZSHORTCUTACTIONS"):
                     if isinstance(data, bytes):
                         actions[sid] = actions.get(sid, b"") + data
             out: list[Record] = []
-            for row in conn.execute(f"SELECT {', '.join(want)} FROM ZSHORTCUT"):
-                r = dict(zip(want, row, strict=True))
+            for r in select_present(conn, "ZSHORTCUT", ("Z_PK", "ZNAME", "ZCREATIONDATE", "ZMODIFICATIONDATE",
+                                                        "ZACTIONSDESCRIPTION")):
                 blob = actions.get(r.get("Z_PK"), b"")
                 # action plists keep URLs as plain strings: pull them out without trusting the structure
                 texts = re.findall(rb"https?://[\x21-\x7e]{3,2000}", blob)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact, find_urls
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Level, Record, TimelineEvent, ioc_alert
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, present_columns, select_present, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -29,10 +29,9 @@ class Sms(Artifact):
         with open_sqlite(f.local, label=f.device_path) as conn:
             if "message" not in tables(conn):
                 return []
-            cols = table_columns(conn, "message")
-            want = [c for c in ("ROWID", "guid", "text", "service", "date", "date_read", "is_from_me",
-                                "handle_id", "cache_has_attachments") if c in cols]
-            has_handle = "handle" in tables(conn) and "handle_id" in cols
+            want = present_columns(conn, "message", ("ROWID", "guid", "text", "service", "date", "date_read",
+                                                     "is_from_me", "handle_id", "cache_has_attachments"))
+            has_handle = "handle" in tables(conn) and "handle_id" in want
             sql = "SELECT " + ", ".join(f"m.{c}" for c in want)
             sql += ", h.id AS handle" if has_handle else ", NULL AS handle"
             sql += " FROM message m"
@@ -81,14 +80,10 @@ class SmsAttachments(Artifact):
 
     def parse(self, f: EvidenceFile) -> list[Record]:
         with open_sqlite(f.local, label=f.device_path) as conn:
-            if "attachment" not in tables(conn):
-                return []
-            cols = table_columns(conn, "attachment")
-            want = [c for c in ("ROWID", "guid", "filename", "mime_type", "transfer_name", "total_bytes",
-                                "created_date", "is_outgoing", "is_sticker", "transfer_state") if c in cols]
             out: list[Record] = []
-            for row in conn.execute(f"SELECT {', '.join(want)} FROM attachment"):
-                r = dict(zip(want, row, strict=True))
+            for r in select_present(conn, "attachment", ("ROWID", "guid", "filename", "mime_type", "transfer_name",
+                                                         "total_bytes", "created_date", "is_outgoing", "is_sticker",
+                                                         "transfer_state")):
                 r["isodate"] = from_mac(r.pop("created_date", None))
                 r["source_file"] = f.device_path
                 out.append(r)

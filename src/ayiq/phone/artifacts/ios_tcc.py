@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent, ioc_alert
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, select_present
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_unix
 
@@ -22,14 +22,9 @@ class Tcc(Artifact):
 
     def parse(self, f: EvidenceFile) -> list[Record]:
         with open_sqlite(f.local, label=f.device_path) as conn:
-            if "access" not in tables(conn):
-                return []
-            cols = table_columns(conn, "access")
-            want = [c for c in ("service", "client", "client_type", "auth_value", "allowed", "auth_reason",
-                                "prompt_count", "last_modified") if c in cols]
             out: list[Record] = []
-            for row in conn.execute(f"SELECT {', '.join(want)} FROM access"):
-                r = dict(zip(want, row, strict=True))
+            for r in select_present(conn, "access", ("service", "client", "client_type", "auth_value", "allowed",
+                                                     "auth_reason", "prompt_count", "last_modified")):
                 if "auth_value" in r:
                     r["auth"] = AUTH.get(r["auth_value"], str(r["auth_value"])) if isinstance(r["auth_value"], int) \
                         else str(r["auth_value"])

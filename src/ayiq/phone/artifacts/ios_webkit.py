@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent, ioc_alert
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, select_present
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_unix
 
@@ -24,14 +24,9 @@ class WebkitResourceLoadStatistics(Artifact):
 
     def parse(self, f: EvidenceFile) -> list[Record]:
         with open_sqlite(f.local, label=f.device_path) as conn:
-            if "ObservedDomains" not in tables(conn):
-                return []
-            cols = table_columns(conn, "ObservedDomains")
-            want = [c for c in ("domainID", "registrableDomain", "lastSeen", "hadUserInteraction",
-                                "mostRecentUserInteractionTime") if c in cols]
             out: list[Record] = []
-            for row in conn.execute(f"SELECT {', '.join(want)} FROM ObservedDomains"):
-                r = dict(zip(want, row, strict=True))
+            for r in select_present(conn, "ObservedDomains", ("domainID", "registrableDomain", "lastSeen",
+                                                              "hadUserInteraction", "mostRecentUserInteractionTime")):
                 r["last_seen_isodate"] = from_unix(r.get("lastSeen"))
                 r["source_file"] = f.device_path
                 out.append(r)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ayiq.phone.artifacts.base import Artifact, find_urls
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import Alert, Record, TimelineEvent
-from ayiq.phone.readers import open_sqlite, table_columns, tables
+from ayiq.phone.readers import open_sqlite, present_columns, tables
 from ayiq.phone.sources.base import EvidenceFile
 from ayiq.phone.timeutil import from_mac
 
@@ -22,10 +22,9 @@ class WhatsApp(Artifact):
         with open_sqlite(f.local, label=f.device_path) as conn:
             if "ZWAMESSAGE" not in tables(conn):
                 return []
-            cols = table_columns(conn, "ZWAMESSAGE")
-            want = [c for c in ("Z_PK", "ZCHATSESSION", "ZFROMJID", "ZTOJID", "ZTEXT", "ZMESSAGEDATE",
-                                "ZISFROMME") if c in cols]
-            session = "ZWACHATSESSION" in tables(conn) and "ZCHATSESSION" in cols
+            want = present_columns(conn, "ZWAMESSAGE", ("Z_PK", "ZCHATSESSION", "ZFROMJID", "ZTOJID", "ZTEXT",
+                                                        "ZMESSAGEDATE", "ZISFROMME"))
+            session = "ZWACHATSESSION" in tables(conn) and "ZCHATSESSION" in want
             sql = f"SELECT {', '.join('m.' + c for c in want)}"
             sql += ", s.ZPARTNERNAME, s.ZCONTACTJID" if session else ", NULL, NULL"
             sql += " FROM ZWAMESSAGE m"
