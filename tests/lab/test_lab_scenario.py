@@ -39,7 +39,7 @@ def test_yaml_and_toml_give_the_same_scenario(tmp_path: Path) -> None:
     ({"target": []}, "at least one"),
     ({"target": [{"name": "not a name"}]}, "DNS name"),
     ({"target": [{"name": "a.lab", "tls": "maybe"}]}, "tls = 'maybe'"),
-    ({"target": [{"name": "a.lab", "address": "8.8.8.8"}]}, "target range"),
+    ({"target": [{"name": "a.lab", "address": "93.184.216.34"}]}, "target range"),
     ({"target": [{"name": "a.lab", "throttle": "fast"}]}, "rate"),
     ({"target": [{"name": "a.lab", "colour": "red"}]}, "unknown keys colour"),
     ({"target": [{"name": "a.lab"}, {"name": "a.lab"}]}, "twice"),

@@ -221,7 +221,7 @@ def test_checks_in_empty_network_namespace(mvt: Path, tmp_path: Path, test_stix:
         pytest.skip(f"network namespaces unsupported here: {probe.stderr.decode()[:200]}")
     # inside the namespace a connection must fail, proving the namespace is empty
     no_net = subprocess.run(["unshare", "--net", sys.executable, "-c",
-                             "import socket; socket.create_connection(('1.1.1.1', 443), timeout=2)"],
+                             "import socket; socket.create_connection(('93.184.216.34', 443), timeout=2)"],
                             capture_output=True)
     assert no_net.returncode != 0
     cmds = [("check-backup", mvt / "ios_backup", 1), ("check-androidqf", mvt / "androidqf", 1),

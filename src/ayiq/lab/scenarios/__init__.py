@@ -1,0 +1,1 @@
+"""Built-in lab scenarios (TOML files, read as package data)."""

@@ -1,0 +1,1 @@
+"""One module per artefact: parse -> records -> check(iocs) -> timeline."""

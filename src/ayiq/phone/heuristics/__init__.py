@@ -1,0 +1,1 @@
+"""Detections beyond indicators (shutdown.log, processes without a binary, ...)."""

@@ -1,0 +1,1 @@
+"""The phone check's HTML report."""

@@ -1,0 +1,1 @@
+"""Evidence sources: iOS backups and dumps, androidqf, bugreport, adb backups."""
