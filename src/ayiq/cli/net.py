@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ayiq.cli.campaign import app as campaign_app
 from ayiq.cli.common import StoreOpt, json_line, parse_day
 from ayiq.cli.net_probe import probe as probe_cmd
 from ayiq.core.errors import AyiqError
@@ -23,6 +24,7 @@ from ayiq.store.queries import VerdictFilter, select_verdicts, status_counts, ve
 
 app = typer.Typer(help="Network interference: probe, ingest, judge, explain, export.", no_args_is_help=True)
 app.command("probe")(probe_cmd)
+app.add_typer(campaign_app, name="campaign")
 fingerprints_app = typer.Typer(help="OONI blockpage fingerprints used by the judge.", no_args_is_help=True)
 app.add_typer(fingerprints_app, name="fingerprints")
 console = Console()
