@@ -382,11 +382,11 @@ def system_nameservers() -> list[str]:
 
 
 def _die_with_parent() -> None:
-    """In the probe child: get SIGTERM if the campaign dies (SIGKILL included), so no probe outlives it."""
+    """In the probe child: get SIGINT if the campaign dies (SIGKILL included), so no probe outlives it."""
     with contextlib.suppress(Exception):
         import ctypes
 
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG: the probe keeps what it measured
 
 
 @dataclass
