@@ -35,6 +35,9 @@ SCHEMA, VERSION = "ayiq.campaign", 1
 DONE, NETWORK_DOWN, FAILED, INTERRUPTED, MISSED = "done", "network_down", "failed", "interrupted", "missed"
 OUTCOMES = (DONE, NETWORK_DOWN, FAILED, INTERRUPTED, MISSED)
 PROBING, INGESTING = "probing", "ingesting"
+# Used only for a route lookup (a UDP connect() sends nothing): a documentation address, reached via the
+# default route when there is one.
+ROUTE_PROBE_ADDRESS = "198.51.100.1"
 STORE_ATTEMPTS, STORE_RETRY_SECONDS = 5, 2.0  # a reader may hold the DuckDB file for a moment
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -360,7 +363,10 @@ def preflight_addresses(probe_args: Sequence[str]) -> list[str]:
         except ValueError:
             continue
     if not out and "--resolver" not in args:
-        out.extend(system_nameservers()[:1])
+        # The system's nameserver, unless it is a local stub (127.0.0.53 answers whether the network is up or not):
+        # then any address outside this machine tells whether there is a route out at all.
+        remote = [a for a in system_nameservers() if not ipaddress.ip_address(a).is_loopback]
+        out.extend(remote[:1] or [ROUTE_PROBE_ADDRESS])
     return out
 
 

@@ -277,3 +277,16 @@ def test_one_process_per_campaign(tmp_path: Path) -> None:
         pass
     with locked(folder):  # released with its holder
         pass
+
+
+def test_the_network_check_looks_up_routes_to_the_probe_s_own_servers() -> None:
+    from ayiq.net.campaign import preflight_addresses, route_exists
+
+    args = ["--resolver", "198.18.53.53", "--control", "http://198.19.0.2:8080/api/v1/web_connectivity"]
+    assert preflight_addresses(args) == ["198.18.53.53", "198.19.0.2"]
+    assert preflight_addresses(["--resolver=10.0.0.1:5353"]) == ["10.0.0.1"]
+    assert preflight_addresses(["--resolver", "[::1]:53"]) == ["::1"]
+    assert preflight_addresses(["--resolver", "127.0.0.1:9", "--control", "https://ctl.example.org/"]) == ["127.0.0.1"]
+    fallback = preflight_addresses(["--tests", "web"])  # the system's resolver, or a route out
+    assert len(fallback) == 1 and not fallback[0].startswith("127.")
+    assert route_exists("127.0.0.1")
