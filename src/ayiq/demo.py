@@ -303,6 +303,10 @@ def lab_demo(workdir: Path, days: int = 7, every_hours: float = 6.0) -> int:
         console.print(res.output.rstrip() or f"exit {res.exit_code}", markup=False, highlight=False)
         if res.exit_code != 0:
             wrong += 1
+    console.print(f"One week at one run every {every_hours:g} h puts at most one measurement in each weekday x hour "
+                  "cell: the evening throttling shows in the verdicts above, but `trends schedule` only calls a "
+                  "weekly schedule significant after several weeks of runs (the synthetic demo, "
+                  "`--mode synthetic`, has three).", highlight=False)
     console.rule("[bold]5. The report to publish (ayiq report)")
     report = workdir / "report.html"
     res = runner.invoke(app, ["report", "--store", str(store_path), "--country", "AZ", "--output", str(report),

@@ -290,3 +290,14 @@ def test_the_network_check_looks_up_routes_to_the_probe_s_own_servers() -> None:
     fallback = preflight_addresses(["--tests", "web"])  # the system's resolver, or a route out
     assert len(fallback) == 1 and not fallback[0].startswith("127.")
     assert route_exists("127.0.0.1")
+
+
+def test_until_takes_a_day_or_a_time() -> None:
+    from ayiq.cli.campaign import _until
+
+    assert _until("2026-12-31") == datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert _until("2026-12-31T12:00:00") == datetime(2026, 12, 31, 12, tzinfo=UTC)
+    assert _until("2026-12-31T12:00:00+04:00") == datetime(2026, 12, 31, 8, tzinfo=UTC)
+    assert _until(None) is None
+    with pytest.raises(AyiqError, match="--until"):
+        _until("next week")
