@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ayiq.core.errors import AyiqError
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True)
     mode = args.mode
     if mode == "auto":
-        reason = lab_unavailable()
+        reason = lab_unavailable() if args.days is None or 2 <= args.days <= 7 else "--days is beyond one week"
         mode = "synthetic" if reason else "lab"
         if reason:
             console.print(f"[yellow]The censorship lab is not available ({reason}): the demo uses measurements "
@@ -82,7 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "lab":
         if not 2 <= (args.days or 7) <= 7:
             ap.error("--days: the lab demo covers 2 to 7 days (one week of its weekly schedules)")
-        return lab_demo(workdir, days=args.days or 7, every_hours=args.every)
+        from ayiq.lab.lab import LabError
+
+        try:
+            return lab_demo(workdir, days=args.days or 7, every_hours=args.every)
+        except LabError as exc:
+            if args.mode == "lab":
+                console.print(f"[red]error:[/] {escape(str(exc))}")
+                return 2
+            console.print(f"[yellow]The censorship lab could not start ({exc}): the demo uses measurements it "
+                          "generates itself.[/]")
+            shutil.rmtree(workdir)
+            workdir.mkdir(parents=True)
     return synthetic_demo(workdir, args.n, args.days or 21)
 
 
