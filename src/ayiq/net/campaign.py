@@ -474,15 +474,20 @@ def shift_times(path: Path, offset: float) -> None:
     for line in path.read_bytes().splitlines():
         if not line.strip():
             continue
-        m = json.loads(line)
-        if "x_clock_offset_seconds" in (m.get("annotations") or {}):  # shifted already (a resumed slot)
+        try:
+            m = json.loads(line)
+            annotations = m.setdefault("annotations", {})
+            if "x_clock_offset_seconds" in annotations:  # shifted already (a resumed slot)
+                lines.append(line)
+                continue
+            for key in ("measurement_start_time", "test_start_time"):
+                if isinstance(m.get(key), str):
+                    t = datetime.strptime(m[key], fmt).replace(tzinfo=UTC) + timedelta(seconds=offset)
+                    m[key] = t.strftime(fmt)
+            annotations["x_clock_offset_seconds"] = str(round(offset, 3))
+        except (ValueError, TypeError, AttributeError):  # not a measurement: left as it is, ingest says why
             lines.append(line)
             continue
-        for key in ("measurement_start_time", "test_start_time"):
-            if isinstance(m.get(key), str):
-                t = datetime.strptime(m[key], fmt).replace(tzinfo=UTC) + timedelta(seconds=offset)
-                m[key] = t.strftime(fmt)
-        m.setdefault("annotations", {})["x_clock_offset_seconds"] = str(round(offset, 3))
         lines.append(json.dumps(m, separators=(",", ":")).encode())
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(b"".join(line + b"\n" for line in lines))
@@ -547,7 +552,8 @@ class Campaign:
             sc = st.schedule
             mismatch = [what for what, old, new in (
                 ("--list", st.list_file, str(list_file.resolve())), ("--every", sc.every, every),
-                ("--jitter", sc.jitter, jitter), ("probe options", st.probe_args, list(probe_args)))
+                ("--jitter", sc.jitter, jitter), ("probe options", st.probe_args, list(probe_args)),
+                ("--seed", sc.seed, sc.seed if seed is None else seed))
                 if old != new]
             if mismatch:
                 raise InputError(self.state_path, f"campaign {st.name!r} exists with other {', '.join(mismatch)}; "

@@ -301,3 +301,19 @@ def test_until_takes_a_day_or_a_time() -> None:
     assert _until(None) is None
     with pytest.raises(AyiqError, match="--until"):
         _until("next week")
+
+
+def test_shift_times_moves_measurements_to_the_campaign_clock_once(tmp_path: Path) -> None:
+    from ayiq.net.campaign import shift_times
+
+    run = tmp_path / "run.jsonl"
+    m = {"measurement_start_time": "2026-11-29 00:10:00", "test_start_time": "2026-11-29 00:09:59",
+         "annotations": {"engine_name": "ayiq"}, "test_keys": {}}
+    run.write_bytes(orjson.dumps(m) + b"\n" + b"not json\n")
+    shift_times(run, -86400 * 13 + 0.4)
+    shift_times(run, -86400 * 13 + 0.4)  # a resumed slot: not shifted twice
+    first, second = run.read_bytes().splitlines()
+    got = orjson.loads(first)
+    assert got["measurement_start_time"] == "2026-11-16 00:10:00" and got["test_start_time"] == "2026-11-16 00:09:59"
+    assert got["annotations"] == {"engine_name": "ayiq", "x_clock_offset_seconds": "-1123199.6"}
+    assert second == b"not json"  # left for ingest to report as broken
