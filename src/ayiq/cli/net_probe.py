@@ -110,6 +110,7 @@ def probe(
     throttle_server: Annotated[str | None, typer.Option("--throttle-server", help="IP:PORT of an HTTPS `ayiq control serve` for the throttle test.")] = None,
     throttle_mb: Annotated[int, typer.Option("--throttle-mb", min=1, max=200, help="Size of the object transferred (MB).")] = 50,
     throttle_seconds: Annotated[float, typer.Option("--throttle-seconds", min=1, max=60, help="Length of each transfer.")] = 10.0,
+    throttle_max_mbit: Annotated[float, typer.Option("--throttle-max-mbit", min=0, help="Read each transfer no faster than this (Mbit/s; 0: no cap). A cap keeps a fast link's CPU noise out; throttling above it is not seen.")] = 0.0,
     localize_kind: Annotated[str, typer.Option("--localize-kind", help="localize trigger: http (Host header) or tls (SNI).")] = "http",
     messaging_apps: Annotated[str, typer.Option("--messaging-apps", help="Comma-separated: whatsapp, telegram, signal, facebook_messenger.")] = ",".join(APPS),
     messaging_endpoints: Annotated[Path | None, typer.Option("--messaging-endpoints", help="YAML overriding the apps' endpoints (docs/formats/probe-messaging.md).")] = None,
@@ -176,6 +177,7 @@ def probe(
         opts.throttle_server = parse_hostport(throttle_server, 443, "--throttle-server")
         opts.throttle_bytes = throttle_mb * 1_000_000
         opts.throttle_duration = throttle_seconds
+        opts.throttle_max_rate_bps = throttle_max_mbit * 1e6 or None
         opts.throttle_headers = [("Authorization", f"Bearer {_token(control_token_file)}")]
     out_path = output or data_dir() / "probe" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.jsonl"
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,12 @@ def test_throttle_detects_shaper_and_policer(tmp_path: Path) -> None:
     assert pt["throttled"] is True and pt["pattern"] == "policer-like" and pt["target_stats"]["stall_fraction"] > 0.1
     ft = free["test_keys"]
     assert ft["throttled"] is False and 0.8 < ft["ratio"] < 1.25
+    # a round that finds throttling is confirmed by a second one, control first; a clean one needs none
+    for tk in (st, pt):
+        assert [r["order"] for r in tk["x_rounds"]] == ["target_first", "control_first"]
+        assert all(r["throttled"] for r in tk["x_rounds"]) and tk["ratio"] == max(r["ratio"] for r in tk["x_rounds"])
+        assert set(tk["x_other_round"]) == {"target", "control"}
+    assert len(ft["x_rounds"]) == 1 and "x_other_round" not in ft
     # never two at once: the six transfers ran one after the other
     busy = sum(m["test_keys"][k]["duration"] for m in (shaped, policed, free) for k in ("target", "control"))
     assert elapsed >= busy

@@ -43,12 +43,15 @@ def rcv_rtt_ms(stream: Stream) -> float | None:
 async def timed_download(ip: str, port: int, sni: str | None, path: str, clock: Clock, *,
                          host: str | None = None, headers: Sequence[tuple[str, str]] = (), duration: float = 10.0,
                          max_bytes: int = 200 << 20, sample_interval: float = 0.1, connect_timeout: float = 10.0,
-                         tags: Sequence[str] = ()) -> dict[str, Any]:
-    """Download ``path`` for at most ``duration`` s; ``samples`` are ``[t, total_bytes]`` every interval."""
+                         max_rate_bps: float | None = None, tags: Sequence[str] = ()) -> dict[str, Any]:
+    """Download ``path`` for at most ``duration`` s; ``samples`` are ``[t, total_bytes]`` every interval.
+
+    ``max_rate_bps``: read no faster than this (the receive window then holds the sender back), so a fast,
+    CPU-bound link's noise stays out of the comparison; a throttle above the cap cannot be seen."""
     entry: dict[str, Any] = {"sni": sni or "", "address": f"{ip}:{port}", "path": path, "failure": None,
                              "tcp_connect": [], "tls_handshakes": [], "status_code": None, "samples": [],
                              "bytes": 0, "duration": None, "rcv_rtt_ms": [], "t0": clock.now(), "t": None,
-                             "tags": list(tags), "stopped_by": None}
+                             "tags": list(tags), "stopped_by": None, "max_rate_bps": max_rate_bps}
     tcp, stream = await tcp_connect(ip, port, clock, timeout=connect_timeout, tags=tags)
     entry["tcp_connect"].append(tcp)
     if stream is None:
@@ -91,6 +94,10 @@ async def timed_download(ip: str, port: int, sni: str | None, path: str, clock: 
                     total += len(event.data)
                     if total >= max_bytes:
                         return "max_bytes"
+                    if max_rate_bps:
+                        ahead = total * 8 / max_rate_bps - (time.monotonic() - start)
+                        if ahead > 0.002:
+                            await asyncio.sleep(ahead)
                 elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                     return "end_of_body"
 

@@ -76,6 +76,7 @@ class RunOptions:
     throttle_bytes: int = 50 << 20
     throttle_duration: float = 10.0
     throttle_headers: list[tuple[str, str]] = field(default_factory=list)
+    throttle_max_rate_bps: float | None = None  # read no faster (keeps a fast link's CPU noise out)
 
 
 @dataclass
@@ -113,6 +114,7 @@ async def run(targets: list[str], cfg: ProbeConfig, opts: RunOptions, out: IO[by
                                     path=f"/api/v1/bytes/{opts.throttle_bytes}", target_sni=host,
                                     control_sni=opts.control_sni, headers=opts.throttle_headers,
                                     duration=opts.throttle_duration, max_bytes=opts.throttle_bytes,
+                                    max_rate_bps=opts.throttle_max_rate_bps,
                                     report_id=report_ids[THROTTLE_NAME], test_start_time=start))
             elif test == "localize":
                 jobs.append(partial(localize, target, cfg, kind=opts.localize_kind, control_name=opts.control_sni,
