@@ -14,15 +14,11 @@ from typing import Any
 from ayiq.core.errors import AyiqError
 from ayiq.phone.artifacts import registry
 from ayiq.phone.artifacts.base import Artifact
-from ayiq.phone.heuristics.processes import processes_without_binary
 from ayiq.phone.iocs.collection import collection_dir
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.model import ModuleResult
 from ayiq.phone.readers import WORK_DIR
 from ayiq.phone.run import run_all
-from ayiq.phone.sources.android import AndroidBackupFile, AndroidQF, Bugreport
-from ayiq.phone.sources.ios_backup import IosBackup
-from ayiq.phone.sources.ios_fs import IosFilesystem
 from ayiq.phone.timeutil import iso
 from ayiq.phone.verdict import CheckOutcome
 
@@ -66,11 +62,19 @@ def _run(open_source: Callable[[], Any], modules: Sequence[Artifact], iocs: IocI
         source.close()
 
 
+# Each check imports its own source reader (an iOS check needs none of the Android ones).
+
+
 def check_ios_backup(path: Path, iocs: IocIndex, password: str | None = None) -> CheckOutcome:
+    from ayiq.phone.sources.ios_backup import IosBackup
+
     return _run(lambda: IosBackup(path, password), registry.IOS_BACKUP, iocs)
 
 
 def check_ios_fs(path: Path, iocs: IocIndex, password: str | None = None) -> CheckOutcome:
+    from ayiq.phone.heuristics.processes import processes_without_binary
+    from ayiq.phone.sources.ios_fs import IosFilesystem
+
     def extra(source: Any, results: list[ModuleResult]) -> list[ModuleResult]:
         names = {f.rsplit("/", 1)[-1] for f in source.files()}
         return [processes_without_binary(results, names)]
@@ -79,14 +83,20 @@ def check_ios_fs(path: Path, iocs: IocIndex, password: str | None = None) -> Che
 
 
 def check_androidqf(path: Path, iocs: IocIndex, password: str | None = None) -> CheckOutcome:
+    from ayiq.phone.sources.android import AndroidQF
+
     return _run(lambda: AndroidQF(path, password), registry.ANDROIDQF, iocs)
 
 
 def check_android_backup(path: Path, iocs: IocIndex, password: str | None = None) -> CheckOutcome:
+    from ayiq.phone.sources.android import AndroidBackupFile
+
     return _run(lambda: AndroidBackupFile(path, password), registry.ANDROID_BACKUP, iocs)
 
 
 def check_bugreport(path: Path, iocs: IocIndex, password: str | None = None) -> CheckOutcome:
+    from ayiq.phone.sources.android import Bugreport
+
     return _run(lambda: Bugreport(path), registry.BUGREPORT, iocs)
 
 
