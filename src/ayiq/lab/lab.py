@@ -39,6 +39,12 @@ ADDRESSES = {
     "control": "198.19.0.2",
     "resolver": "198.18.53.53",
 }
+# The opt-in "routable" plan (scenario ``addressing = "routable"``): the same layout mirrored into 11.18.0.0/15,
+# which tools with a bogon list (OONI Probe) accept as public. Still lab-only: no namespace has a route out.
+ROUTABLE_ADDRESSES = {k: "11." + v.removeprefix("198.") for k, v in ADDRESSES.items()}
+# addressing -> (host addresses, the lab's whole prefix, the client's subnet)
+PLANS = {"benchmark": (ADDRESSES, "198.18.0.0/15", "198.18.1.0/24"),
+         "routable": (ROUTABLE_ADDRESSES, "11.18.0.0/15", "11.18.1.0/24")}
 READY_TIMEOUT = 20.0
 
 
@@ -117,9 +123,19 @@ class Lab:
     @property
     def addresses(self) -> dict[str, str]:
         """Lab hosts and every target name -> IPv4 address."""
-        out = dict(ADDRESSES)
+        out = dict(self.host_addresses)
         out.update({t.name: t.address for t in self.scenario.targets})
         return out
+
+    @property
+    def host_addresses(self) -> dict[str, str]:
+        """The lab hosts' addresses in this lab's plan (``ADDRESSES`` unless the scenario says otherwise)."""
+        return PLANS[self.scenario.addressing][0]
+
+    @property
+    def prefix(self) -> str:
+        """The lab's whole address range in this lab's plan: 198.18.0.0/15, or 11.18.0.0/15 when routable."""
+        return PLANS[self.scenario.addressing][1]
 
     @property
     def ca_path(self) -> Path:
@@ -165,7 +181,7 @@ class Lab:
         _ip("link", "add", "c0", "netns", client, "type", "veth", "peer", "name", "i0", "netns", isp)
         _ip("link", "add", "i1", "netns", isp, "type", "veth", "peer", "name", "n0", "netns", inet)
         _ip("link", "add", "n1", "netns", inet, "type", "veth", "peer", "name", "k0", "netns", control)
-        a = ADDRESSES
+        a, prefix, client_net = PLANS[self.scenario.addressing]
         for ns, dev, addr in ((client, "c0", a["client"]), (isp, "i0", a["isp_client_side"]),
                               (isp, "i1", a["isp_inet_side"]), (inet, "n0", a["inet"]),
                               (inet, "n1", a["inet_control_side"]), (control, "k0", a["control"])):
@@ -178,10 +194,10 @@ class Lab:
         for ns in (isp, inet):
             self._sysctl(ns, "net.ipv4.ip_forward", "1")
         # Only lab prefixes are routed; no namespace has a default route.
-        _ip("-n", client, "route", "add", "198.18.0.0/15", "via", a["isp_client_side"])
-        _ip("-n", isp, "route", "add", "198.18.0.0/15", "via", a["inet"])
-        _ip("-n", inet, "route", "add", "198.18.1.0/24", "via", a["isp_inet_side"])
-        _ip("-n", control, "route", "add", "198.18.0.0/15", "via", a["inet_control_side"])
+        _ip("-n", client, "route", "add", prefix, "via", a["isp_client_side"])
+        _ip("-n", isp, "route", "add", prefix, "via", a["inet"])
+        _ip("-n", inet, "route", "add", client_net, "via", a["isp_inet_side"])
+        _ip("-n", control, "route", "add", prefix, "via", a["inet_control_side"])
         _ip("-n", inet, "addr", "add", f"{a['resolver']}/32", "dev", "lo")
         for t in self.scenario.targets:
             _ip("-n", inet, "addr", "add", f"{t.address}/32", "dev", "lo")
@@ -202,11 +218,11 @@ class Lab:
         _, cert, key = make_lab_pki(self.state_dir, self.run_id, names + ["control.lab"],
                                     [t.address for t in self.scenario.targets])
         zone = {t.name: t.address for t in self.scenario.targets}
-        zone["control.lab"] = ADDRESSES["control"]
+        zone["control.lab"] = self.host_addresses["control"]
         inet_cfg = {"targets": [{"name": t.name, "kind": t.kind, "address": t.address,
                                  "tcp_ports": list(t.tcp_ports), "udp_ports": list(t.udp_ports)}
                                 for t in self.scenario.targets],
-                    "zone": zone, "resolver": ADDRESSES["resolver"], "cert": str(cert), "key": str(key)}
+                    "zone": zone, "resolver": self.host_addresses["resolver"], "cert": str(cert), "key": str(key)}
         (self.state_dir / "inet.json").write_text(json.dumps(inet_cfg), "utf-8")
         (self.state_dir / "censor.json").write_text(json.dumps(
             {"run_id": self.run_id, "source": self.scenario.source, "scenario": self.scenario.raw},

@@ -26,6 +26,10 @@ THROTTLE_MODES = ("shaper", "policer")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Where target addresses are handed out when a scenario does not pin them (benchmark range, lab only).
 TARGET_NET = ipaddress.ip_network("198.18.64.0/18")
+# The opt-in "routable" plan (scenario key ``addressing = "routable"``) mirrors the lab into 11.18.0.0/15, outside
+# the bogon lists of tools such as OONI Probe; still lab-only: the namespaces have no route out.
+ADDRESSINGS = ("benchmark", "routable")
+TARGET_NETS = {"benchmark": TARGET_NET, "routable": ipaddress.ip_network("11.18.64.0/18")}
 _NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)$", re.IGNORECASE)
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -101,6 +105,7 @@ class Scenario:
     clock: dt.datetime | None = None
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    addressing: str = "benchmark"
 
     def target(self, name: str) -> Target:
         for t in self.targets:
@@ -165,7 +170,8 @@ def _ports(raw: Any, default: tuple[int, ...], where: str) -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _target(raw: Any, index: int, used: set[str]) -> Target:
+def _target(raw: Any, index: int, used: set[str], net: ipaddress.IPv4Network | ipaddress.IPv6Network = TARGET_NET
+            ) -> Target:
     where = f"target #{index + 1}"
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: must be a table")
@@ -178,10 +184,10 @@ def _target(raw: Any, index: int, used: set[str]) -> Target:
         raise ValueError(f"{where}: kind {kind!r}; use one of {', '.join(KINDS)}")
     address = raw.get("address")
     if address is None:
-        address = str(TARGET_NET[10 + index])
+        address = str(net[10 + index])
     addr = ipaddress.ip_address(str(address))
-    if addr not in TARGET_NET:
-        raise ValueError(f"{where}: address {addr} must be in {TARGET_NET} (the lab's target range)")
+    if addr not in net:
+        raise ValueError(f"{where}: address {addr} must be in {net} (the lab's target range)")
     tcp_default, udp_default = _DEFAULT_PORTS[kind]
     region = str(raw.get("region", "international"))
     if region not in ("domestic", "international"):
@@ -221,7 +227,10 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "") -> Scenario:
     if len(targets_raw) > 200:
         raise ValueError("a scenario may name at most 200 targets")
     used: set[str] = set()
-    targets = tuple(_target(t, i, used) for i, t in enumerate(targets_raw))
+    addressing = str(raw.get("addressing", "benchmark"))
+    if addressing not in ADDRESSINGS:
+        raise ValueError(f"{source or 'scenario'}: addressing {addressing!r}; use one of {', '.join(ADDRESSINGS)}")
+    targets = tuple(_target(t, i, used, TARGET_NETS[addressing]) for i, t in enumerate(targets_raw))
     addresses = [t.address for t in targets]
     censor_raw = raw.get("censor", {}) or {}
     if not isinstance(censor_raw, dict):
@@ -240,7 +249,7 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "") -> Scenario:
             raise ValueError("clock needs a UTC offset, like 2026-11-30T19:00:00+04:00")
     if len(set(addresses)) != len(addresses):
         raise ValueError("two targets share one address; give each its own")
-    return Scenario(name, str(raw.get("description", "")), targets, censor, clock_dt, source, raw)
+    return Scenario(name, str(raw.get("description", "")), targets, censor, clock_dt, source, raw, addressing)
 
 
 def load_scenario(spec: str | Path) -> Scenario:
