@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ayiq.lab import ADDRESSES, Lab
+from ayiq.lab import Lab
 
 ANCHOR = Path("/work/shared/anchors/ooni-probe")
 SCENARIO = Path(__file__).resolve().parents[1] / "src/ayiq/lab/scenarios/ooni-bench.toml"
@@ -125,7 +125,7 @@ def main() -> None:
             tech, want = truth_of(t)
             rows.append({"name": t.name, "tech": tech, "want": want, "url": url_of(t, tech)})
         urls = [r["url"] for r in rows]
-        ctl = ADDRESSES["control"]
+        ctl = lab.host_addresses["control"]
         procs: list[subprocess.Popen[bytes]] = []
         try:
             ca = str(lab.ca_path)
@@ -141,7 +141,7 @@ def main() -> None:
             tf.write_text(TOKEN)
             procs.append(subprocess.Popen(lab.command([sys.executable, "-c", CLI, "control", "serve", "--listen",
                                                        f"{ctl}:8080", "--token-file", str(tf), "--allow-private",
-                                                       "--resolver", ADDRESSES["resolver"], "--ca-file", ca,
+                                                       "--resolver", lab.host_addresses["resolver"], "--ca-file", ca,
                                                        "--timeout", "3"], host="control"),
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             for port in (8090, 8091, 8080):
@@ -159,7 +159,7 @@ def main() -> None:
             t0 = time.monotonic()
             done = lab.exec([sys.executable, "-c", PROBE, "--tests", "web,sni", "--control",
                              f"http://{ctl}:8080/api/v1/web_connectivity", "--control-token-file", str(tf),
-                             "--resolver", ADDRESSES["resolver"], "--no-system-resolver", "--ca-file", ca,
+                             "--resolver", lab.host_addresses["resolver"], "--no-system-resolver", "--ca-file", ca,
                              "--output", str(out), "--no-store", "--timeout", "3", "--probe-cc", "ZZ",
                              "--probe-asn", "AS0", *urls], timeout=60 + 10 * len(urls))
             ayiq_s = time.monotonic() - t0
