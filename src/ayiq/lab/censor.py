@@ -31,6 +31,9 @@ from ayiq.lab.wire import client_hello_sni, http_host
 
 QUEUE_NUM = 0
 THROTTLE_MARK = 0x100  # flow marks 0x100 + n map to HTB class 1:(0x10 + n)
+# An SNI-dropped flow stays dropped: only a flow's first packets reach the inspector (connbytes), so without a
+# flow mark a ClientHello retransmitted often enough would slip through (OONI's 10 s handshake got there).
+DROP_FLOW_MARK = 0xd0
 CLIENT_IF, UPSTREAM_IF = "i0", "i1"
 TICK = 0.1
 
@@ -77,6 +80,7 @@ table inet {self.table} {{
   set udpblock {{ type ipv4_addr; }}
   chain forward {{
     type filter hook forward priority -10; policy accept;
+    ct mark {DROP_FLOW_MARK:#x} drop
     ip daddr @blackhole drop
     ip saddr @blackhole drop
     meta l4proto udp ip daddr @udpblock drop
@@ -84,6 +88,7 @@ table inet {self.table} {{
   }}
   chain post {{
     type filter hook postrouting priority 0; policy accept;
+    meta mark {DROP_FLOW_MARK:#x} ct mark set meta mark drop
     meta mark & 0xffffff00 == {THROTTLE_MARK:#x} ct mark set meta mark
 {throttle_rules}
   }}
@@ -253,7 +258,8 @@ table inet {self.table} {{
                 return "accept"
             if target.tls == "drop":
                 self._log(target, "sni-drop", pkt)
-                return "drop"
+                nfpkt.set_mark(DROP_FLOW_MARK)  # accepted here, dropped in postrouting, the flow marked
+                return "accept"
             if target.tls == "rst":
                 self._log(target, "sni-rst", pkt)
                 self._rst(pkt)
