@@ -1,7 +1,7 @@
 """Issue 5 must-show (web part): the probe-30 scenario, every web target judged by Judge(), 100% right.
 
 Root and network namespaces needed (the lab fixtures skip otherwise). Control on the control host, probe on
-the client, as in test_lab_probe.py. Throttle/voice/schedule/localize parts are not covered here yet.
+the client, as in test_lab_probe.py. Throttle, voice, the schedule and localize: test_lab_probe_30_more.py.
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ async def ttl_probe(ip: str, port: int, payload: bytes, ttl: int, clock: Clock, 
         except (OSError, TimeoutError) as exc:
             entry.update(outcome="connect_failed", failure=F.classify(exc))
             return entry
+        entry["x_local_port"] = sock.getsockname()[1]  # to find this flow's packets in a capture
         sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
         try:

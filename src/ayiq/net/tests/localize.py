@@ -3,7 +3,8 @@
 For TTL 1..max, the forbidden trigger (target Host or SNI) and an innocuous control trigger go to the same
 server. The control's outcomes show how far packets get (routers answering "expired", then the server); the
 first TTL at which the trigger's outcome differs from the control's — a reset, an answer the control did not
-get, or silence where the control still expired — is where the censor sits.
+get, silence where the control still expired, or an answer arriving with another IP TTL than the control's
+(a middlebox's blockpage) — is where the censor sits.
 """
 
 from __future__ import annotations
@@ -20,22 +21,28 @@ from ayiq.net.tests.web import resolve
 
 TEST_NAME = "ayiq_localize"
 TEST_VERSION = "0.1.0"
+ICMP_RETRIES = 2
 
 
 def locate(trigger: list[dict[str, Any]], control: list[dict[str, Any]]) -> dict[str, Any]:
     """(pure) hop of the server, first interfering TTL, the last router before it, and the censor's action."""
     server_hop = next((c["ttl"] for c in control if c["outcome"] in ("response", "closed")), None)
-    first = None
+    first, action = None, None
     for t, c in zip(trigger, control, strict=True):
         if t["outcome"] != c["outcome"] and not (t["outcome"] == "expired" and c["outcome"] == "expired"):
-            first = t
+            first, action = t, t["outcome"]
+            break
+        # both answered, but not from the same distance: a middlebox answered the trigger (a blockpage)
+        tt, ct = t.get("x_response_ip_ttl"), c.get("x_response_ip_ttl")
+        if t["outcome"] == c["outcome"] == "response" and tt is not None and ct is not None and tt != ct:
+            first, action = t, "injected_response"
             break
     routers = {str(c["ttl"]): (c.get("icmp") or {}).get("router") for c in control if c["outcome"] == "expired"}
     out: dict[str, Any] = {"server_hop": server_hop, "interference_ttl": None, "interference": None,
                            "last_router_before": None, "at_server": None, "routers": routers}
     if first is not None:
         ttl = first["ttl"]
-        out.update(interference_ttl=ttl, interference=first["outcome"],
+        out.update(interference_ttl=ttl, interference=action,
                    last_router_before=routers.get(str(ttl - 1)),
                    at_server=server_hop is not None and ttl >= server_hop)
     return out
@@ -79,8 +86,16 @@ async def _ttl_loop(server: tuple[str, int], trig: bytes, ctrl: bytes, max_ttl: 
         # one after the other, the router's name first: routers rate-limit ICMP (Linux: a burst of 6, then
         # one a second per destination), and expiries at once could lose one
         router = await udp_hop(server[0], ttl, timeout=min(timeout, 1.0))
-        t = await ttl_probe(server[0], server[1], trig, ttl, clock, timeout=timeout, tags=["trigger"])
-        c = await ttl_probe(server[0], server[1], ctrl, ttl, clock, timeout=timeout, tags=["control"])
+        if router is None:  # silent, or out of ICMP tokens (Linux refills one a second): ask once more
+            router = await udp_hop(server[0], ttl, timeout=min(timeout, 1.0))
+        for attempt in range(ICMP_RETRIES + 1):
+            t = await ttl_probe(server[0], server[1], trig, ttl, clock, timeout=timeout, tags=["trigger"])
+            c = await ttl_probe(server[0], server[1], ctrl, ttl, clock, timeout=timeout, tags=["control"])
+            # an expiry on one side and silence on the other may be a rate-limited ICMP, not a censor:
+            # ask again (after the wait the silence took, the router has tokens again); a censor repeats
+            if {t["outcome"], c["outcome"]} != {"expired", "timeout"} or attempt == ICMP_RETRIES:
+                break
+            t["x_retried"] = c["x_retried"] = attempt + 1
         if c["outcome"] == "expired" and not c.get("icmp"):
             c["icmp"] = {"icmp_type": 11, "icmp_code": 0, "router": router}
         trigger.append(t)
