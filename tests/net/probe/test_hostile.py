@@ -55,8 +55,9 @@ def test_hostile_targets_become_failures(tmp_path: Path) -> None:
     assert tk["silent_tls"]["tls_handshakes"][0]["x_bytes_read"] == 0
     assert tk["reset"]["http_experiment_failure"] in (F.CONNECTION_RESET, F.EOF_ERROR)
     traits = tk["reset"]["x_packet_traits"]
-    if traits["error"] is None:  # root: the server's own RST has the server's TTL, so no injection sign
-        assert any(p["kind"] == "rst" for p in traits["packets"]) and traits["rst_ttl_mismatch"] is False
+    if traits["error"] is None:  # root: the server's own RST has the server's TTL, so never an injection sign
+        # (None, not False, when the packet socket missed the SYN-ACK while the 10 GB body floods loopback)
+        assert any(p["kind"] == "rst" for p in traits["packets"]) and traits["rst_ttl_mismatch"] is not True
     # the control saw the same hostile servers and was bounded too
     assert {k: t["control_failure"] for k, t in tk.items() if t["control_failure"]} == {}
     assert elapsed < 45  # bounded by the timeouts (the control's 5 s steps dominate), far from a hang
