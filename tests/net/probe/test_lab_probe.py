@@ -6,8 +6,6 @@ host, outside the censor's path; the probe runs on the client, behind it.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,34 +13,20 @@ from pathlib import Path
 
 import orjson
 import pytest
+from lab_control import control_in_lab
 
 from ayiq.lab import ADDRESSES, Lab
 from ayiq.lab.pytest_plugin import lab, lab_home, lab_support  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-TOKEN = "lab-control-token-0123456789"
-CLI = "from ayiq.cli.main import main; main()"
 PROBE = "import typer; from ayiq.cli.net_probe import probe; typer.run(probe)"
 
 
 @pytest.fixture()
 def control(lab: Lab, tmp_path: Path) -> Iterator[tuple[str, Path]]:  # noqa: F811
-    tf = tmp_path / "token.txt"
-    tf.write_text(TOKEN)
-    addr = ADDRESSES["control"]
-    proc = subprocess.Popen(lab.command([sys.executable, "-c", CLI, "control", "serve", "--listen", f"{addr}:8080",
-                                         "--token-file", str(tf), "--allow-private", "--resolver",
-                                         ADDRESSES["resolver"], "--ca-file", str(lab.ca_path), "--timeout", "3"],
-                                        host="control"), stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "control server on" not in proc.stderr.readline():
-        pass
-    try:
-        yield f"http://{addr}:8080/api/v1/web_connectivity", tf
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    with control_in_lab(lab, tmp_path / "control", 8080, "--allow-private", "--resolver", ADDRESSES["resolver"],
+                        "--ca-file", str(lab.ca_path), "--timeout", "3") as (listen, tf):
+        yield f"http://{listen}/api/v1/web_connectivity", tf
 
 
 def test_web_and_sni_tests_see_every_technique(lab: Lab, control: tuple[str, Path], tmp_path: Path) -> None:  # noqa: F811
@@ -101,33 +85,16 @@ def _addr(running: Lab, name: str) -> str:
 
 
 def test_voice_and_throttle_in_the_lab(lab: Lab, tmp_path: Path) -> None:  # noqa: F811
-    from ayiq.net.probe.loopback import make_certs
-
-    # the throttle server listens on 443: the lab's censor (like real DPI boxes) inspects ports 80 and 443
-    certs = make_certs(tmp_path / "certs", ["control.lab"])
-    tf = tmp_path / "token.txt"
-    tf.write_text(TOKEN)
-    addr = ADDRESSES["control"]
-    proc = subprocess.Popen(lab.command([sys.executable, "-c", CLI, "control", "serve", "--listen", f"{addr}:443",
-                                         "--token-file", str(tf), "--tls-cert", certs.cert_file, "--tls-key",
-                                         certs.key_file], host="control"), stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "control server on" not in proc.stderr.readline():
-        pass
     out = tmp_path / "vt.jsonl"
-    try:
+    with control_in_lab(lab, tmp_path / "control", 443, tls=True) as (addr, tf):
         done = lab.exec([
             sys.executable, "-c", PROBE, "--tests", "voice,throttle", "--control-token-file", str(tf),
             "--resolver", ADDRESSES["resolver"], "--no-system-resolver", "--output", str(out), "--no-store",
             "--timeout", "3", "--voice-signalling", f"{_addr(lab, 'messenger.lab')}:443",
             "--voice-relay", f"domestic={_addr(lab, 'relay-domestic.lab')}:3478/3479",
             "--voice-relay", f"international={_addr(lab, 'relay-international.lab')}:3478/3479",
-            "--throttle-server", f"{addr}:443", "--throttle-mb", "200", "--throttle-seconds", "4",
+            "--throttle-server", addr, "--throttle-mb", "200", "--throttle-seconds", "4",
             "https://throttled.lab/", "https://policed.lab/", "https://open.lab/"], timeout=240)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
     assert done.returncode == 0, done.stderr
     ms = [orjson.loads(x) for x in out.read_bytes().splitlines()]
     voice = next(m["test_keys"] for m in ms if m["test_name"] == "ayiq_voice")

@@ -6,8 +6,6 @@ the client, as in test_lab_probe.py. Throttle, voice, the schedule and localize:
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,13 +13,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from lab_control import control_in_lab
 
 from ayiq.lab import ADDRESSES, Lab, Target, load_scenario
 from ayiq.lab.pytest_plugin import lab_home, lab_support, make_lab  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-TOKEN = "lab-control-token-0123456789"
-CLI = "from ayiq.cli.main import main; main()"
 PROBE = "import typer; from ayiq.cli.net_probe import probe; typer.run(probe)"
 SCENARIO = Path(__file__).parents[3] / "src/ayiq/lab/scenarios/probe-30.toml"
 
@@ -51,29 +48,16 @@ def test_probe_30_web_targets_judged_right(make_lab: Callable[..., Lab], tmp_pat
     exp = {u: (s, m) for u, m, s in map(_expected, web)}
     assert len(exp) >= 30
     lab = make_lab(scen)
-    tf = tmp_path / "token.txt"
-    tf.write_text(TOKEN)
-    addr = ADDRESSES["control"]
-    proc = subprocess.Popen(lab.command([sys.executable, "-c", CLI, "control", "serve", "--listen", f"{addr}:8080",
-                                         "--token-file", str(tf), "--allow-private", "--resolver",
-                                         ADDRESSES["resolver"], "--ca-file", str(lab.ca_path), "--timeout", "3"],
-                                        host="control"), stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "control server on" not in proc.stderr.readline():
-        pass
     out = tmp_path / "p30.jsonl"
-    try:
+    with control_in_lab(lab, tmp_path / "control", 8080, "--allow-private", "--resolver", ADDRESSES["resolver"],
+                        "--ca-file", str(lab.ca_path), "--timeout", "3") as (listen, tf):
         t0 = time.monotonic()
         done = lab.exec([sys.executable, "-c", PROBE, "--tests", "web", "--control",
-                         f"http://{addr}:8080/api/v1/web_connectivity", "--control-token-file", str(tf),
+                         f"http://{listen}/api/v1/web_connectivity", "--control-token-file", str(tf),
                          "--resolver", ADDRESSES["resolver"], "--no-system-resolver", "--ca-file", str(lab.ca_path),
                          "--output", str(out), "--no-store", "--timeout", "3", "--concurrency", "32",
                          *exp], timeout=120)
         elapsed = time.monotonic() - t0
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
     assert done.returncode == 0, done.stderr
     judge = Judge()
     ms = {m["input"]: m for m in map(orjson.loads, out.read_bytes().splitlines())}

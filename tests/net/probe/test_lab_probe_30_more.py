@@ -8,23 +8,19 @@ Every verdict is our judge's, from the probe's own measurements; the expected va
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from lab_control import TOKEN, control_in_lab
 
 from ayiq.lab import ADDRESSES, Lab, load_scenario
 from ayiq.lab.pytest_plugin import lab_home, lab_support  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-TOKEN = "lab-control-token-0123456789"
-CLI = "from ayiq.cli.main import main; main()"
 PROBE = "import typer; from ayiq.cli.net_probe import probe; typer.run(probe)"
 SCENARIO = Path(__file__).parents[3] / "src/ayiq/lab/scenarios/probe-30.toml"
 AZ = dt.timezone(dt.timedelta(hours=4))
@@ -62,25 +58,8 @@ def _measurements(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def throttle_server(lab30: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An HTTPS control server on the control host, port 443 (the censor inspects 80 and 443, as DPI does)."""
-    from ayiq.net.probe.loopback import make_certs
-
-    tmp = tmp_path_factory.mktemp("throttle-server")
-    certs = make_certs(tmp / "certs", ["control.lab"])
-    tf = tmp / "token.txt"
-    tf.write_text(TOKEN)
-    addr = ADDRESSES["control"]
-    proc = subprocess.Popen(lab30.command([sys.executable, "-c", CLI, "control", "serve", "--listen", f"{addr}:443",
-                                           "--token-file", str(tf), "--tls-cert", certs.cert_file, "--tls-key",
-                                           certs.key_file], host="control"), stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "control server on" not in proc.stderr.readline():
-        pass
-    try:
-        yield f"{addr}:443", tf
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    with control_in_lab(lab30, tmp_path_factory.mktemp("throttle-server"), 443, tls=True) as server:
+        yield server
 
 
 def _throttle(lab: Lab, server: tuple[str, Path], out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
