@@ -109,6 +109,28 @@ def lab_unavailable() -> str | None:
     return None
 
 
+def _run_trends(runner: Any, store_path: Path) -> int:
+    """`ayiq trends changes` and `schedule` over the store, printed; returns how many of them failed."""
+    from ayiq.cli.main import app
+
+    failed = 0
+    for cmd in (["trends", "changes", "--country", "AZ"], ["trends", "schedule", "--country", "AZ"]):
+        res = runner.invoke(app, [*cmd, "--store", str(store_path)])
+        console.print(res.output.rstrip() or f"exit {res.exit_code}", markup=False, highlight=False)
+        failed += res.exit_code != 0
+    return failed
+
+
+def _write_report(runner: Any, store_path: Path, report: Path, *extra: str) -> int:
+    """`ayiq report` into ``report``; returns 1 if it failed or wrote nothing."""
+    from ayiq.cli.main import app
+
+    res = runner.invoke(app, ["report", "--store", str(store_path), "--country", "AZ", "--output", str(report),
+                              *extra])
+    console.print(res.output.strip() or f"exit {res.exit_code}", markup=False, highlight=False)
+    return int(res.exit_code != 0 or not report.is_file())
+
+
 def synthetic_demo(workdir: Path, n: int, days: int) -> int:
     store_path = workdir / "ayiq.duckdb"
 
@@ -160,17 +182,10 @@ def synthetic_demo(workdir: Path, n: int, days: int) -> int:
         res = runner.invoke(app, ["net", "export", "--store", str(store_path), "--format", fmt, "--output", str(out)])
         console.print(res.output.strip() or f"exit {res.exit_code}")
     console.rule("[bold]6. When? (ayiq trends)")
-    for cmd in (["trends", "changes", "--country", "AZ"], ["trends", "schedule", "--country", "AZ"]):
-        res = runner.invoke(app, [*cmd, "--store", str(store_path)])
-        console.print(res.output.rstrip() or f"exit {res.exit_code}", markup=False, highlight=False)
-        if res.exit_code != 0:
-            wrong += 1
+    wrong += _run_trends(runner, store_path)
     console.rule("[bold]7. The report to publish (ayiq report)")
     report = workdir / "report.html"
-    res = runner.invoke(app, ["report", "--store", str(store_path), "--country", "AZ", "--output", str(report)])
-    console.print(res.output.strip() or f"exit {res.exit_code}", markup=False, highlight=False)
-    if res.exit_code != 0 or not report.is_file():
-        wrong += 1
+    wrong += _write_report(runner, store_path, report)
     judged = len(rows)
     console.rule("[bold]Result")
     console.print(f"{judged - wrong}/{judged} verdicts match the known truth; store: {store_path}; "
@@ -232,7 +247,6 @@ def _start_control(lab: Any, args: list[str]) -> subprocess.Popen[str]:
 def lab_demo(workdir: Path, days: int = 7, every_hours: float = 6.0) -> int:
     from typer.testing import CliRunner
 
-    from ayiq.cli.main import app
     from ayiq.lab import ADDRESSES, Lab, scenario_from_dict
     from ayiq.net.campaign import Campaign, LabClock, SubprocessProbe, campaign_dir
     from ayiq.net.probe.loopback import make_certs
@@ -310,22 +324,14 @@ def lab_demo(workdir: Path, days: int = 7, every_hours: float = 6.0) -> int:
 
     runner = CliRunner()
     console.rule("[bold]4. When? (ayiq trends)")
-    for cmd in (["trends", "changes", "--country", "AZ"], ["trends", "schedule", "--country", "AZ"]):
-        res = runner.invoke(app, [*cmd, "--store", str(store_path)])
-        console.print(res.output.rstrip() or f"exit {res.exit_code}", markup=False, highlight=False)
-        if res.exit_code != 0:
-            wrong += 1
+    wrong += _run_trends(runner, store_path)
     console.print(f"One week at one run every {every_hours:g} h puts at most one measurement in each weekday x hour "
                   "cell: the evening throttling shows in the verdicts above, but `trends schedule` only calls a "
                   "weekly schedule significant after several weeks of runs (the synthetic demo, "
                   "`--mode synthetic`, has three).", highlight=False)
     console.rule("[bold]5. The report to publish (ayiq report)")
     report = workdir / "report.html"
-    res = runner.invoke(app, ["report", "--store", str(store_path), "--country", "AZ", "--output", str(report),
-                              "--title", "Ayiq lab demo: a week behind the censor"])
-    console.print(res.output.strip() or f"exit {res.exit_code}", markup=False, highlight=False)
-    if res.exit_code != 0 or not report.is_file():
-        wrong += 1
+    wrong += _write_report(runner, store_path, report, "--title", "Ayiq lab demo: a week behind the censor")
     console.rule("[bold]Result")
     console.print(f"lab demo in {time.monotonic() - started:.0f} s; store: {store_path}; report: {report}")
     return 0 if wrong == 0 else 1
