@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ayiq.phone.iocs.index import IocIndex
 from ayiq.phone.iocs.loader import parse_bundle
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ioc_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Phone tests keep the parsed-indicator cache in a temporary folder, never the user's cache dir."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AYIQ_CACHE", str(tmp_path_factory.mktemp("ioc-cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ malware or report, else the file name. Patterns we cannot read are counted and l
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 from ayiq.core.errors import InputError
+from ayiq.phone.iocs import cache
 from ayiq.phone.iocs.model import Indicator, kind_of, normalise_value
 from ayiq.phone.iocs.stix2 import PatternError, parse_pattern
 
@@ -37,20 +39,44 @@ class IocFile:
                 "skipped_examples": self.skipped[:5]}
 
 
-def load_stix_file(path: Path) -> IocFile:
+def load_stix_file(path: Path, *, use_cache: bool = True) -> IocFile:
+    """One STIX 2 file's indicators: from the parsed-indicator cache when a valid entry matches the file's
+    path, size, mtime and content hash (see `cache`), else parsed from the bundle (and the entry rewritten)."""
+    source = str(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise InputError(path, f"cannot read the indicator file ({exc.strerror})") from exc
-    if size > MAX_STIX_BYTES:
-        raise InputError(path, f"indicator file is {size} bytes, over the {MAX_STIX_BYTES} limit")
+    if st.st_size > MAX_STIX_BYTES:
+        raise InputError(path, f"indicator file is {st.st_size} bytes, over the {MAX_STIX_BYTES} limit")
+    resolved = path.resolve()
+    if use_cache:
+        try:
+            key = cache.file_key(resolved, source, st, cache.hash_file(path))
+        except OSError as exc:
+            raise InputError(path, f"cannot read the indicator file ({exc.strerror})") from exc
+        hit = cache.read_entry(resolved, key, source)
+        if hit is not None:
+            out = IocFile(path=source, indicators=hit[0], skipped=hit[1])
+            out.kinds.update(i.kind for i in out.indicators)
+            out.families.update(i.family for i in out.indicators)
+            return out
     try:
-        data = orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the indicator file ({exc.strerror})") from exc
+    # the key is taken from the bytes actually parsed (the file may have changed since it was hashed)
+    key = cache.file_key(resolved, source, st, hashlib.sha256(raw).hexdigest()) if use_cache else {}
+    try:
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InputError(path, f"not a JSON STIX 2 bundle ({exc})") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot read the indicator file ({exc.strerror})") from exc
-    return parse_bundle(data, str(path))
+    del raw  # the decoded bundle is the peak of a cold load: do not hold the bytes beside it
+    out = parse_bundle(data, source)
+    del data
+    if use_cache:
+        cache.write_entry(resolved, key, out.indicators, out.skipped)
+    return out
 
 
 def parse_bundle(data: Any, source: str) -> IocFile:
