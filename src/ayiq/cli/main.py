@@ -11,8 +11,6 @@ import sys
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from ayiq import __version__
@@ -76,6 +74,9 @@ def main() -> None:
     try:
         app()
     except AyiqError as exc:
+        from rich.console import Console  # only when there is an error to print: rich costs 3 MiB at start-up
+        from rich.markup import escape
+
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
 

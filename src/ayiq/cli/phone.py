@@ -8,11 +8,9 @@ medium+ alert, but some artefacts could not be read).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ayiq.core.errors import AyiqError
 from ayiq.phone.verdict import EXIT_ERROR, CheckOutcome
@@ -20,8 +18,6 @@ from ayiq.phone.verdict import EXIT_ERROR, CheckOutcome
 app = typer.Typer(help="Spyware forensics on phone backups and dumps (offline, read-only).", no_args_is_help=True)
 iocs_app = typer.Typer(help="Indicator (STIX 2) files used by the checks.", no_args_is_help=True)
 app.add_typer(iocs_app, name="iocs")
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 IocsOpt = Annotated[list[Path] | None, typer.Option("--iocs", help="STIX2 file or folder (repeatable; "
                                                     "default: your collection, see `ayiq phone iocs list`).")]
@@ -30,12 +26,17 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Folder for verd
 PwFileOpt = Annotated[Path | None, typer.Option("--password-file", help="File whose first line is the password.")]
 PwEnvOpt = Annotated[str | None, typer.Option("--password-env", help="Environment variable holding the password.")]
 
-LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+# The check commands print with typer's own styling, not rich: rich (and its 3 MiB) stays out of a check.
+LEVEL_STYLE: dict[str, dict[str, Any]] = {"critical": {"fg": "red", "bold": True}, "high": {"fg": "red"},
+                                          "medium": {"fg": "yellow"}, "low": {"fg": "cyan"}, "info": {"dim": True}}
+VERDICT_STYLE: dict[str, dict[str, Any]] = {"traces_found": {"fg": "red", "bold": True},
+                                            "needs_review": {"fg": "yellow"}, "incomplete": {"fg": "magenta"}}
+MAX_LISTED = 30
 
 
 def _fail(exc: AyiqError) -> typer.Exit:
     """Check commands own their exit codes: an error is 2 here whichever way the command was called."""
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    typer.echo(typer.style("error:", fg="red", bold=True) + f" {exc}", err=True)
     return typer.Exit(EXIT_ERROR)
 
 
@@ -44,22 +45,22 @@ def _finish(outcome: CheckOutcome, output: Path) -> None:
 
     write_outputs(outcome, output)
     v = outcome.as_json()
-    style = {"traces_found": "bold red", "needs_review": "yellow", "incomplete": "magenta"}.get(v["verdict"], "green")
-    console.print(f"[{style}]{v['summary']}[/]", highlight=False)
-    t = Table(show_header=True, header_style="bold")
-    t.add_column("level")
-    t.add_column("module")
-    t.add_column("finding")
-    for a in outcome.alerts[:30]:
-        t.add_row(f"[{LEVEL_STYLE[a.level.label]}]{a.level.label}[/]", a.module, a.message)
+    typer.secho(v["summary"], **VERDICT_STYLE.get(v["verdict"], {"fg": "green"}))
     if outcome.alerts:
-        console.print(t)
-    console.print("counts: " + ", ".join(f"{k} {n}" for k, n in v["alert_counts"].items()))
+        shown = outcome.alerts[:MAX_LISTED]
+        width = max(len(a.module) for a in shown)
+        typer.secho(f"{'level':9} {'module':{width}} finding", bold=True)
+        for a in shown:
+            label = a.level.label
+            typer.echo(typer.style(f"{label:9}", **LEVEL_STYLE[label]) + f" {a.module:{width}} {a.message}")
+        if len(outcome.alerts) > MAX_LISTED:
+            typer.echo(f"... and {len(outcome.alerts) - MAX_LISTED} more in alerts.json and report.html")
+    typer.echo("counts: " + ", ".join(f"{k} {n}" for k, n in v["alert_counts"].items()))
     for e in outcome.errors:
-        err.print(f"[magenta]could not read:[/] {e}", highlight=False)
+        typer.echo(typer.style("could not read:", fg="magenta") + f" {e}", err=True)
     for w in outcome.source.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
-    console.print(f"outputs in {output} (open report.html)", highlight=False)
+        typer.echo(typer.style("warning:", fg="yellow") + f" {w}", err=True)
+    typer.echo(f"outputs in {output} (open report.html)")
     raise typer.Exit(outcome.exit_code)
 
 
@@ -141,8 +142,12 @@ def _check(kind: str, path: Path, output: Path, iocs: list[Path] | None, passwor
 @iocs_app.command("list")
 def iocs_list() -> None:
     """Show the indicator files of your collection."""
+    from rich.console import Console
+    from rich.table import Table
+
     from ayiq.phone.iocs.collection import collection_dir, list_collection
 
+    console = Console()
     files = list_collection()
     t = Table(title=f"Indicators in {collection_dir()}")
     for c in ("file", "indicators", "families", "kinds"):
@@ -161,8 +166,7 @@ def iocs_add(file: Annotated[Path, typer.Argument(help="A STIX 2 file to add to 
     from ayiq.phone.iocs.collection import add_to_collection
 
     dest, loaded = add_to_collection(file)
-    console.print(f"added {len(loaded.indicators)} indicators ({', '.join(loaded.families)}) as {dest}",
-                  highlight=False)
+    typer.echo(f"added {len(loaded.indicators)} indicators ({', '.join(loaded.families)}) as {dest}")
 
 
 @iocs_app.command("update")
@@ -174,4 +178,4 @@ def iocs_update(
     from ayiq.phone.iocs.update import update
 
     for entry, outcome in update(from_dir):
-        console.print(f"{entry.name}: {outcome}", highlight=False)
+        typer.echo(f"{entry.name}: {outcome}")

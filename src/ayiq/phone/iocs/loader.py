@@ -7,7 +7,6 @@ malware or report, else the file name. Patterns we cannot read are counted and l
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,7 @@ def load_stix_file(path: Path, *, use_cache: bool = True) -> IocFile:
     except OSError as exc:
         raise InputError(path, f"cannot read the indicator file ({exc.strerror})") from exc
     # the key is taken from the bytes actually parsed (the file may have changed since it was hashed)
-    key = cache.file_key(resolved, source, st, hashlib.sha256(raw).hexdigest()) if use_cache else {}
+    key = cache.file_key(resolved, source, st, cache.hash_bytes(raw)) if use_cache else {}
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
