@@ -294,7 +294,8 @@ def ingest(
         report.tasks_skipped = len(tasks) - len(todo)
         parquet_root = str(st.path) if isinstance(st, ParquetStore) else None
         raw_dir = str(st.raw_dir)
-        with _progress(progress, len(todo)) as advance, make_executor(executor, workers) as (pool, n):
+        with _progress(progress, len(todo)) as advance, make_executor(executor, workers) as (pool, n), \
+                st.bulk_writes():
             window = max(2, 2 * n)
             pending: set[Future[TaskResult]] = set()
             queue = iter(todo)

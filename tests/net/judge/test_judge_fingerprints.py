@@ -43,6 +43,20 @@ def test_regexp_and_full_body(tmp_path: Path) -> None:
     assert fps.match_body("<HTML></HTML> and more") == []
 
 
+def test_body_matches_in_order_of_first_occurrence(tmp_path: Path) -> None:
+    """Several fingerprints in one page come back in the order they first end in it (the verdict names the
+    first), each once, longest first where two end together; a lone surrogate in a page is not a crash."""
+    p = tmp_path / "fp.csv"
+    p.write_text(HEADER + "x.blocked,nat,,body,contains,is blocked,5,,,,\n"
+                          "x.page,isp,,body,contains,this page is blocked,5,,,,\n"
+                          "x.isp,isp,,body,contains,by your ISP,5,,,,\n", encoding="utf-8")
+    fps = load_fingerprints(p)
+    body = "by your ISP: this page is blocked (by your ISP)"
+    assert [f.name for f in fps.match_body(body)] == ["x.isp", "x.page", "x.blocked"]
+    assert [f.name for f in fps.match_body("\udcff this page is blocked \ud800")] == ["x.page", "x.blocked"]
+    assert fps.match_header("Server", "\udcff") == []
+
+
 def test_confirmation_rule(fingerprints: Fingerprints) -> None:
     by_name = {f.name: f for f in fingerprints.http}
     assert by_name["ooni.in_11"].confirms_in("IN")  # expected country

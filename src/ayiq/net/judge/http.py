@@ -119,10 +119,16 @@ def parse_response(entry: dict[str, Any], depth: int) -> Response:
     headers: dict[str, str] = {}
     hd = resp_d.get("headers")
     if isinstance(hd, dict) and hd:
-        for k, v in hd.items():
-            hv = v if isinstance(v, str) else _header_value(v)
-            if hv is not None and isinstance(k, str):
-                headers[k.lower()] = hv
+        try:  # the common case, every name and value a string, in one comprehension
+            headers = {k.lower(): v for k, v in hd.items() if v.__class__ is str}
+        except AttributeError:  # a name that is not a string: a damaged record
+            headers = {}
+        if len(headers) != len(hd):
+            headers = {}
+            for k, v in hd.items():
+                hv = v if isinstance(v, str) else _header_value(v)
+                if hv is not None and isinstance(k, str):
+                    headers[k.lower()] = hv
     else:  # only some versions have headers_list; it repeats the headers map
         for pair in lst(resp_d.get("headers_list")):
             if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str):

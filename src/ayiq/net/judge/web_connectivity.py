@@ -85,11 +85,14 @@ class Obs:
     fingerprint_where: dict[str, str] = field(default_factory=dict)  # fingerprint id -> where it matched
 
 
+_UNTAGGED = (False, 0)
+
+
 def _tags(e: JSON) -> tuple[bool, int]:
     """(tagged 'classic', depth) of one entry; untagged entries are depth 0."""
     tags = e.get("tags")
     if not tags or not isinstance(tags, list):
-        return False, 0
+        return _UNTAGGED
     depth = 0
     for tag in tags:
         if isinstance(tag, str) and tag.startswith("depth="):
@@ -104,7 +107,13 @@ def _collect(tk: JSON, host: str, scheme: str, port: int, want_all: bool) -> Obs
     tcps = [t for t in lst(tk.get("tcp_connect")) if isinstance(t, dict)]
     reqs = [r for r in lst(tk.get("requests")) if isinstance(r, dict)]
     # v0.5.28+ tags the system resolver's chain "classic"; other resolvers' answers are extra evidence.
-    tagged = any(isinstance(tg := e.get("tags"), list) and "classic" in tg for e in queries + tcps + reqs)
+    tagged = False
+    for group in (queries, tcps, reqs):
+        for e in group:
+            tg = e.get("tags")
+            if tg and isinstance(tg, list) and "classic" in tg:
+                tagged = True
+                break
     o = Obs(host=host, scheme=scheme, port=port, tagged=tagged)
 
     for q in queries:
