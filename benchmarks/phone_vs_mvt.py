@@ -2,6 +2,10 @@
 file, and on a copy whose Manifest.db is inflated to 200,000 rows. Prints wall time and peak memory
 (max RSS of the child process) for each, and the ratios.
 
+Ayiq runs twice per repeat: cold (its parsed-indicator cache, AYIQ_CACHE, is a fresh empty folder, so every
+STIX bundle is decoded and the cache written) and warm (the cache filled by an earlier, untimed run).
+MVT has no such cache: each of its runs parses the bundles.
+
 MVT is installed from PyPI into its own venv (AYIQ_BENCH_MVT_VENV, default ~/.cache/ayiq-bench/mvt-venv),
 created on first use. Both tools run offline (MVT with its update checks disabled).
 
@@ -87,7 +91,7 @@ def inflate_manifest(src: Path, dest: Path, rows: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--rows", type=int, default=200_000, help="rows of the inflated Manifest.db (0: skip that case)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     backup = args.shared / "mvt-artifacts" / "ios_backup"
@@ -98,9 +102,20 @@ def main() -> None:
         tmp = Path(d)
         env = {**os.environ, "HOME": str(tmp / "home"), "AYIQ_HOME": str(tmp / "ayiq-home"),
                "MVT_STIX2": ""}
-        big = tmp / "backup-big"
-        inflate_manifest(backup, big, args.rows)
-        cases = [(f"iOS backup, {len(stix)} IOC files", backup), (f"Manifest.db {args.rows:,} rows", big)]
+        iocs_args = [a for s in stix for a in ("--iocs", str(s))]
+        cases = [(f"iOS backup, {len(stix)} IOC files", backup)]
+        if args.rows:
+            big = tmp / "backup-big"
+            inflate_manifest(backup, big, args.rows)
+            cases.append((f"Manifest.db {args.rows:,} rows", big))
+        warm_cache = tmp / "cache-warm"
+        _, _, code, _ = measure([str(ayiq_bin), "phone", "check-backup", str(backup), "--output", str(tmp / "fill"),
+                                 *iocs_args], {**env, "AYIQ_CACHE": str(warm_cache)})
+        entries = sorted((warm_cache / "phone" / "iocs").glob("*.json"))
+        if code not in (0, 1) or len(entries) != len(stix):
+            raise SystemExit(f"filling the warm cache failed (exit {code}, {len(entries)} entries)")
+        print(f"warm cache: {len(entries)} entries, {sum(e.stat().st_size for e in entries) / 1e6:.1f} MB "
+              f"(the {len(stix)} STIX files: {sum(s.stat().st_size for s in stix) / 1e6:.1f} MB)")
         print(f"{'case':34} {'tool':10} {'time s':>8} {'peak MiB':>9}")
         summary = []
         floor = 0.0
@@ -112,14 +127,13 @@ def main() -> None:
                 for s in stix:
                     mvt_cmd += ["--iocs", str(s)]
                 mvt_cmd.append(str(path))
-                iocs_args = [a for s in stix for a in ("--iocs", str(s))]
-                ayiq_cmd = [str(ayiq_bin), "phone", "check-backup", str(path), "--output",
-                            str(tmp / f"ay-{r}-{path.name}"), *iocs_args]
-                # the phone group alone: `ayiq` imports every instrument's CLI (duckdb, pyarrow...) first
-                group_cmd = [sys.executable, "-c", "from ayiq.cli.phone import app; app()", "check-backup", str(path),
-                             "--output", str(tmp / f"ayg-{r}-{path.name}"), *iocs_args]
-                for tool, cmd in (("mvt", mvt_cmd), ("ayiq", ayiq_cmd), ("ayiq-phone", group_cmd)):
-                    wall, rss, _, low = measure(cmd, env)
+                runs = [("mvt", mvt_cmd, env)]
+                for mode, cache in (("cold", tmp / f"cache-cold-{r}-{path.name}"), ("warm", warm_cache)):
+                    cmd = [str(ayiq_bin), "phone", "check-backup", str(path), "--output",
+                           str(tmp / f"ay-{mode}-{r}-{path.name}"), *iocs_args]
+                    runs.append((f"ayiq-{mode}", cmd, {**env, "AYIQ_CACHE": str(cache)}))
+                for tool, cmd, tool_env in runs:
+                    wall, rss, _, low = measure(cmd, tool_env)
                     floor = max(floor, low)
                     res.setdefault(tool, []).append((wall, rss))
             row = {}
@@ -128,14 +142,13 @@ def main() -> None:
                 rss = max(m for _, m in res[tool])
                 row[tool] = (wall, rss)
                 print(f"{label:34} {tool:10} {wall:8.2f} {rss:9.0f}", flush=True)
-            for tool in ("ayiq", "ayiq-phone"):
+            for tool in ("ayiq-cold", "ayiq-warm"):
                 summary.append((label, tool, row["mvt"][0] / row[tool][0], row[tool][1] / row["mvt"][1]))
         print(f"\n(peak memory is the max RSS of each tool's process tree via wait4; measurement floor "
               f"{floor:.0f} MiB; wall time is the median of {args.repeat} runs, memory the max)")
         for label, tool, speed, mem in summary:
             print(f"{label} [{tool}]: {speed:.1f}x faster than MVT (target >= 5x); "
                   f"peak memory {tool}/MVT = {mem:.2f} (target <= 0.33)")
-
 
 if __name__ == "__main__":
     main()

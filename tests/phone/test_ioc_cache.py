@@ -158,3 +158,24 @@ def test_shared_files_cold_and_warm_give_the_same_detections(cdir: Path, shared_
     assert a_cold == a_warm
     crit = [a for a in a_cold if a["level"] == "critical"]
     assert len(crit) >= 3 and all(a["indicator"] for a in crit)
+
+
+def test_report_template_cache_survives_corruption(cdir: Path, mvt: Path, test_stix: Path, tmp_path: Path) -> None:
+    from ayiq.phone.report.write import write_outputs
+
+    idx = IocIndex.from_paths([test_stix])
+
+    def report(out: Path) -> str:
+        with work_dir(out):
+            outcome = check_ios_backup(mvt / "ios_backup", idx)
+        write_outputs(outcome, out)
+        return (out / "report.html").read_text()
+
+    first = report(tmp_path / "r1")
+    compiled = list((cdir / "phone" / "templates").iterdir())
+    assert len(compiled) == 1 and compiled[0].stat().st_size > 0
+    for bad in (b"", b"garbage that is no bytecode", compiled[0].read_bytes()[:40]):
+        compiled[0].write_bytes(bad)
+        again = report(tmp_path / f"r-{len(bad)}")
+        assert again.count("Traces consistent with") == first.count("Traces consistent with") > 0
+        assert len(compiled[0].read_bytes()) > 40  # rewritten after a failed load

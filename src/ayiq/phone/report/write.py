@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, select_autoescape
+from jinja2.bccache import Bucket
 
 from ayiq.core.errors import AyiqError
+from ayiq.core.paths import cache_dir
 from ayiq.phone.model import LEVEL_MEANING, Level, ModuleResult, TimelineEvent
 from ayiq.phone.verdict import CheckOutcome
 
@@ -106,9 +108,36 @@ def _around(timeline: list[TimelineEvent], ts: str | None) -> list[TimelineEvent
     return timeline[max(0, i - CONTEXT_EVENTS): i + CONTEXT_EVENTS + 1]
 
 
+class _TemplateCache(FileSystemBytecodeCache):
+    """The report template compiled once (jinja2 keys it by template name and checks the source checksum and
+    its own version); compiling it is a tenth of a small check. Any failure means compiling again."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a truncated or foreign file: jinja2 lets pickle/marshal errors through
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache() -> _TemplateCache | None:
+    d = cache_dir() / "phone" / "templates"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCache(str(d))
+
+
 def render_html(outcome: CheckOutcome, timeline: list[TimelineEvent]) -> str:
     env = Environment(loader=PackageLoader("ayiq.phone.report", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      bytecode_cache=_template_cache())
     findings = [{"alert": a, "context": _around(timeline, a.event_time)}
                 for a in outcome.alerts if a.level >= Level.LOW][:500]
     info = [a for a in outcome.alerts if a.level == Level.INFO]
