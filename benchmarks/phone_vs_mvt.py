@@ -116,6 +116,13 @@ def main() -> None:
             raise SystemExit(f"filling the warm cache failed (exit {code}, {len(entries)} entries)")
         print(f"warm cache: {len(entries)} entries, {sum(e.stat().st_size for e in entries) / 1e6:.1f} MB "
               f"(the {len(stix)} STIX files: {sum(s.stat().st_size for s in stix) / 1e6:.1f} MB)")
+        # what any Python CLI built on the installed typer costs before its own code runs
+        floors = [("python, nothing imported", "pass"), ("python + import typer", "import typer"),
+                  ("python + a typer command, 1 param", "import typer\ndef f(x: str) -> None: pass\ntyper.run(f)")]
+        for what, code_s in floors:
+            got = [measure([sys.executable, "-c", code_s, "x"], env) for _ in range(args.repeat)]
+            print(f"floor: {what:36} {statistics.median(g[0] for g in got):5.2f} s "
+                  f"{max(g[1] for g in got):5.0f} MiB")
         print(f"{'case':34} {'tool':10} {'time s':>8} {'peak MiB':>9}")
         summary = []
         floor = 0.0

@@ -11,6 +11,7 @@ cannot be written costs speed, never a result. Format: docs/formats/phone-ioc-ca
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from pathlib import Path
@@ -69,9 +70,17 @@ def read_entry(resolved: Path, key: Key, source: str) -> tuple[list[Indicator], 
         if entry.stat().st_size > MAX_ENTRY_BYTES:
             return None
         doc = orjson.loads(entry.read_bytes())
-        return _decode(doc, key, source)
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
+    except (OSError, ValueError):
         return None
+    enabled = gc.isenabled()
+    gc.disable()  # 100,000 new objects and no cycles: the cyclic GC would rescan them again and again
+    try:
+        return _decode(doc, key, source)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _decode(doc: Any, key: Key, source: str) -> tuple[list[Indicator], list[str]] | None:
