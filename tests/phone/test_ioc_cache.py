@@ -1,17 +1,23 @@
-"""The parsed-indicator cache: a hit reads the entry, and a stale, corrupt or foreign entry is rebuilt."""
+"""The parsed-indicator cache (a hit reads the entry; a stale, corrupt or foreign entry is rebuilt) and the
+streaming reader of a cold load (same result as decoding the whole bundle, clear errors, lower peak)."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ayiq.core.errors import InputError
 from ayiq.phone.check import check_ios_backup, work_dir
 from ayiq.phone.iocs import cache
 from ayiq.phone.iocs.index import IocIndex
-from ayiq.phone.iocs.loader import IocFile, load_stix_file
+from ayiq.phone.iocs.loader import IocFile, find_stix_files, load_stix_file, parse_bundle, parse_text
 from ayiq.phone.iocs.synth import synthetic_bundle
 
 
@@ -179,3 +185,74 @@ def test_report_template_cache_survives_corruption(cdir: Path, mvt: Path, test_s
         again = report(tmp_path / f"r-{len(bad)}")
         assert again.count("Traces consistent with") == first.count("Traces consistent with") > 0
         assert len(compiled[0].read_bytes()) > 40  # rewritten after a failed load
+
+
+# --- the streaming reader used for a cold load ------------------------------------------------------------
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                            max_leaves=20)
+_stix_objects = st.lists(
+    st.dictionaries(st.sampled_from(["type", "id", "pattern", "name", "source_ref", "target_ref", "pattern_type"]),
+                    st.one_of(st.sampled_from(["indicator", "malware", "relationship", "report", "malware--1",
+                                               "indicator--1", "[domain-name:value='a.example']"]), _json_values)),
+    max_size=8)
+
+
+@given(objects=_stix_objects, extra=st.dictionaries(st.sampled_from(["type", "id", "spec_version", "x"]),
+                                                    _json_values, max_size=3),
+       indent=st.sampled_from([None, 1, "\t", " \n "]), objects_first=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_streaming_reader_equals_decoding_the_whole_bundle(objects: list, extra: dict, indent: object,  # type: ignore[type-arg]
+                                                           objects_first: bool) -> None:
+    bundle = {"objects": objects, **extra} if objects_first else {**extra, "objects": objects}
+    text = json.dumps(bundle, indent=indent)  # type: ignore[arg-type]
+    assert _as_tuple(parse_text(text, "s.stix2")) == _as_tuple(parse_bundle(bundle, "s.stix2"))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "not a JSON"), ("{not json", "not a JSON"), ('{"objects": []} trailing', "not a JSON"),
+    ('{"objects": [1,]}', "not a JSON"), ('{"objects": [{"type": "indicator"}', "not a JSON"),
+    ("[1, 2]", "no 'objects' list"), ("3", "no 'objects' list"), ("{}", "no 'objects' list"),
+    ('{"objects": 3}', "no 'objects' list"), ('{"objects": {"a": 1}}', "no 'objects' list"),
+    ('{"objects": [], "objects": []}', "two 'objects' members"), ('{"type": "bundle"}', "no 'objects' list"),
+])
+def test_streaming_reader_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "odd.stix2"
+    f.write_text(text)
+    with pytest.raises(InputError, match=f"odd.stix2.*{message}"):
+        load_stix_file(f, use_cache=False)
+    bad_utf8 = tmp_path / "latin1.stix2"
+    bad_utf8.write_bytes(b'{"objects": [{"type": "malware", "name": "caf\xe9"}]}')
+    with pytest.raises(InputError, match="latin1.stix2.*not UTF-8"):
+        load_stix_file(bad_utf8, use_cache=False)
+
+
+def test_streaming_reader_on_the_shared_files(shared_data: Path, mvt: Path) -> None:
+    files = find_stix_files(shared_data / "iocs") + [mvt / "test.stix2", *find_stix_files(mvt / "stix2")]
+    assert len(files) >= 19
+    for f in files:
+        raw = f.read_bytes()
+        assert _as_tuple(parse_text(raw.decode(), str(f))) == _as_tuple(parse_bundle(orjson.loads(raw), str(f))), f
+
+
+def test_cold_load_does_not_hold_the_decoded_bundle(tmp_path: Path) -> None:
+    """The streaming reader's peak is the text, one object and the indicators kept, not the whole decoded
+    bundle as the former loader (orjson.loads, then parse) held it: traced allocations, 20,000 indicators
+    (measured: 28 MB streamed against 154 MB; in RSS, MVT's stalkerware file +8 MiB against +21 MiB)."""
+    import tracemalloc
+
+    f = tmp_path / "big.stix2"
+    f.write_bytes(orjson.dumps(synthetic_bundle(20_000)))
+
+    def peak(fn: Callable[[], object]) -> int:
+        tracemalloc.start()
+        try:
+            fn()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    whole = peak(lambda: parse_bundle(orjson.loads(f.read_bytes()), str(f)))
+    streamed = peak(lambda: load_stix_file(f, use_cache=False))
+    assert streamed < whole / 3, (streamed, whole)
