@@ -37,58 +37,79 @@ _RAW_KEYS = {_ascii_marker(k): k for k in _WANTED}
 _RAW_OBJECTS = bytes([0x58]) + b"$objects"
 
 
+_TRAILER = struct.Struct(">6xBBQQQ")
+_DOUBLE = struct.Struct(">d").unpack_from
+_FLOAT = struct.Struct(">f").unpack_from
+_from_bytes = int.from_bytes
+_STRUCTS: dict[tuple[int, str], struct.Struct] = {}  # compiled ">{n}{fmt}" formats (bounded: hostile sizes vary)
+
+
+def _array(n: int, fmt: str) -> struct.Struct:
+    st = _STRUCTS.get((n, fmt))
+    if st is None:
+        st = struct.Struct(f">{n}{fmt}")
+        if len(_STRUCTS) < 256:
+            _STRUCTS[(n, fmt)] = st
+    return st
+
+
+def _container(b: bytes, offsets: tuple[int, ...], i: int, kind: int, ref_size: int, table_off: int) -> tuple[int, int]:
+    """(count, first ref position) of the array/dict object i."""
+    pos = offsets[i]
+    m = b[pos]
+    if m >> 4 != kind:
+        raise _Bad
+    count = m & 0x0F
+    start = pos + 1
+    if count == 0x0F:
+        lm = b[pos + 1]
+        if lm >> 4 != 1 or (lm & 0x0F) > 3:
+            raise _Bad
+        size = 1 << (lm & 0x0F)
+        count = _from_bytes(b[pos + 2 : pos + 2 + size], "big")
+        start = pos + 2 + size
+    if count > MAX_ITEMS or start + 2 * count * ref_size > table_off:
+        raise _Bad
+    return count, start
+
+
+def _raw_key(b: bytes, pos: int) -> bytes:
+    low = b[pos] & 0x0F
+    if low == 0x0F and b[pos + 1] == 0x10:  # long ASCII key: one-byte length follows
+        return b[pos : pos + 3 + b[pos + 2]]
+    return b[pos : pos + 1 + low]
+
+
 def _read(b: bytes) -> dict[str, int | float] | None:
     n = len(b)
     if n < 40 or b[:8] != b"bplist00":
         return None
-    off_size, ref_size, num_objs, top, table_off = struct.unpack_from(">6xBBQQQ", b, n - 32)
+    off_size, ref_size, num_objs, top, table_off = _TRAILER.unpack_from(b, n - 32)
     if off_size not in _FMT or ref_size not in _FMT or num_objs > n or top >= num_objs:
         raise _Bad
     if table_off + num_objs * off_size > n - 32:
         raise _Bad
-    offsets = struct.unpack_from(f">{num_objs}{_FMT[off_size]}", b, table_off)
+    offsets: tuple[int, ...] = _array(num_objs, _FMT[off_size]).unpack_from(b, table_off)
     rfmt = _FMT[ref_size]
-
-    def container(i: int, kind: int) -> tuple[int, int]:
-        """(count, first ref position) of the array/dict object i."""
-        pos = offsets[i]
-        m = b[pos]
-        if m >> 4 != kind:
-            raise _Bad
-        count = m & 0x0F
-        start = pos + 1
-        if count == 0x0F:
-            lm = b[pos + 1]
-            if lm >> 4 != 1 or (lm & 0x0F) > 3:
-                raise _Bad
-            size = 1 << (lm & 0x0F)
-            count = int.from_bytes(b[pos + 2 : pos + 2 + size], "big")
-            start = pos + 2 + size
-        if count > MAX_ITEMS or start + 2 * count * ref_size > table_off:
-            raise _Bad
-        return count, start
-
-    def raw_key(i: int) -> bytes:
-        pos = offsets[i]
-        low = b[pos] & 0x0F
-        if low == 0x0F and b[pos + 1] == 0x10:  # long ASCII key: one-byte length follows
-            return b[pos : pos + 3 + b[pos + 2]]
-        return b[pos : pos + 1 + low]
-
-    count, start = container(top, 0xD)
-    refs = struct.unpack_from(f">{2 * count}{rfmt}", b, start)
-    objects_ref = next((refs[count + j] for j in range(count) if raw_key(refs[j]) == _RAW_OBJECTS), None)
+    count, start = _container(b, offsets, top, 0xD, ref_size, table_off)
+    refs = _array(2 * count, rfmt).unpack_from(b, start)
+    objects_ref = None
+    for j in range(count):
+        if _raw_key(b, offsets[refs[j]]) == _RAW_OBJECTS:
+            objects_ref = refs[count + j]
+            break
     if objects_ref is None:
         return None
-    acount, astart = container(objects_ref, 0xA)
+    acount, astart = _container(b, offsets, objects_ref, 0xA, ref_size, table_off)
     if acount < 2:
         return None
-    meta_ref = struct.unpack_from(f">2{rfmt}", b, astart)[1]
-    count, start = container(meta_ref, 0xD)
-    refs = struct.unpack_from(f">{2 * count}{rfmt}", b, start)
+    meta_ref = _array(2, rfmt).unpack_from(b, astart)[1]
+    count, start = _container(b, offsets, meta_ref, 0xD, ref_size, table_off)
+    refs = _array(2 * count, rfmt).unpack_from(b, start)
     out: dict[str, int | float] = {}
+    keys = _RAW_KEYS
     for j in range(count):
-        name = _RAW_KEYS.get(raw_key(refs[j]))
+        name = keys.get(_raw_key(b, offsets[refs[j]]))
         if name is None:
             continue
         pos = offsets[refs[count + j]]
@@ -97,9 +118,9 @@ def _read(b: bytes) -> dict[str, int | float] | None:
             size = 1 << (m & 0x0F)
             if size > 16:
                 raise _Bad
-            out[name] = int.from_bytes(b[pos + 1 : pos + 1 + size], "big", signed=size >= 8)
-        elif m in (0x23, 0x33):
-            out[name] = float(struct.unpack_from(">d", b, pos + 1)[0])
+            out[name] = _from_bytes(b[pos + 1 : pos + 1 + size], "big", signed=size >= 8)
+        elif m == 0x23 or m == 0x33:
+            out[name] = float(_DOUBLE(b, pos + 1)[0])
         elif m == 0x22:
-            out[name] = float(struct.unpack_from(">f", b, pos + 1)[0])
+            out[name] = float(_FLOAT(b, pos + 1)[0])
     return out
