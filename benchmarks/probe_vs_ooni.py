@@ -234,10 +234,14 @@ def main() -> None:
             if extra:
                 thr = [r["name"] for r in rows if r["throttled"]] + [r["name"] for r in rows if r["want"] is False][:1]
                 res["thr_names"] = thr
+                before = lab.throttle_stats()
                 res["thr_s"] = run_ayiq(lab, tmp / "ayiq-throttle.jsonl",
                                         ["--tests", "throttle", "--control-token-file", str(tf), "--throttle-server",
                                          f"{ctl}:443", "--control-sni", "control.lab", *THROTTLE_ARGS,
                                          *(f"https://{n}/" for n in thr)], 60 + 60 * len(thr))
+                # ground truth from the censor's own queues: what went through each throttle class meanwhile
+                after = lab.throttle_stats()
+                res["queues"] = {n: {k: after[n][k] - before[n][k] for k in after[n]} for n in after}
                 by_region = {t.region: t for t in relays}
                 msg = lab.scenario.target("messenger.lab")
                 res["voice_s"] = run_ayiq(lab, tmp / "ayiq-voice.jsonl",
@@ -279,7 +283,7 @@ def _ooni_cell(ms: dict[str, dict[str, Any]], url: str) -> tuple[str, object]:
 
 def print_table(rows: list[dict[str, Any]], relays: list[Any], res: dict[str, Any]) -> None:
     ooni = res["ooni"]
-    hdr = (f"{'target':<24} {'truth':<15} {'want':<13} {'OONI v0.4':<20} {'OONI v0.5':<20} "
+    hdr = (f"{'target':<24} {'truth':<17} {'want':<13} {'OONI v0.4':<20} {'OONI v0.5':<20} "
            f"{'Ayiq web / sni (/ throttle)':<52} right")
     print(hdr)
     print("-" * len(hdr))
@@ -315,7 +319,7 @@ def print_table(rows: list[dict[str, Any]], relays: list[Any], res: dict[str, An
         if got == r["want"]:
             (tscore if r["throttled"] else score)["ayiq"] += 1
             right.append("ayiq")
-        print(f"{r['name']:<24} {r['tech']:<15} {r['want']!s:<13} {cells[0]:<20} {cells[1]:<20} {cell:<52} "
+        print(f"{r['name']:<24} {r['tech']:<17} {r['want']!s:<13} {cells[0]:<20} {cells[1]:<20} {cell:<52} "
               f"{','.join(right) or 'none'}")
     vscore = {"ooni": 0, "ayiq": 0}
     if relays:
@@ -336,11 +340,12 @@ def print_table(rows: list[dict[str, Any]], relays: list[Any], res: dict[str, An
             rel = (vtk.get("relays") or {}).get(t.region) or {}
             state = (vtk.get("voice_state") or {}).get(t.region)
             loss = (rel.get("stream") or {}).get("loss")
-            acell = f"voice {t.region}: {state} (stun {(rel.get('stun') or {}).get('failure') or 'ok'}, loss {loss})"
+            acell = f"voice: {state} (stun {(rel.get('stun') or {}).get('failure') or 'ok'}, loss {loss})"
             if (state == "blocked") == (t.udp == "block") and state is not None:
                 vscore["ayiq"] += 1
                 right.append("ayiq")
-            print(f"{t.name:<24} {'udp:' + (t.udp or 'open') + ' ' + t.region[:3]:<15} {want:<13} {ocell:<41} "
+            truth = f"udp:{t.udp or 'open'} {'dom' if t.region == 'domestic' else 'intl'}"
+            print(f"{t.name:<24} {truth:<17} {want:<13} {ocell:<41} "
                   f"{acell:<52} {','.join(right) or 'none'}")
         if vm:
             status, method = judged(vm)
@@ -352,6 +357,9 @@ def print_table(rows: list[dict[str, Any]], relays: list[Any], res: dict[str, An
     if nt:
         print(f"throttling ({nt} targets): OONI v0.4 {tscore['v0.4']}/{nt}, OONI v0.5 {tscore['v0.5']}/{nt} "
               f"(web_connectivity has no throttling verdict), Ayiq throttle {tscore['ayiq']}/{nt}")
+    if res.get("queues"):
+        print("censor's throttle queues during Ayiq's throttle test: " + "; ".join(
+            f"{n} {q['bytes'] / 1e6:.1f} MB, {q['drops']} drops" for n, q in res["queues"].items()))
     if relays:
         print(f"voice/UDP ({len(relays)} relays): OONI stunreachability {vscore['ooni']}/{len(relays)}, "
               f"Ayiq voice {vscore['ayiq']}/{len(relays)}")
