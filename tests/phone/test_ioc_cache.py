@@ -94,6 +94,20 @@ def test_stale_mtime_rebuilds_the_entry(cdir: Path, stix: Path) -> None:
     assert orjson.loads(entry.read_bytes())["key"]["mtime_ns"] == st.st_mtime_ns + 1_000_000_000
 
 
+def test_entries_of_another_parser_version_are_misses(cdir: Path, stix: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    load_stix_file(stix)
+    entry = _entry(stix)
+    doc = orjson.loads(entry.read_bytes())
+    assert doc["key"]["parser"] == cache.parser_fingerprint() and len(doc["key"]["parser"]) == 32
+    doc["families"] = ["MadeByOldCode"]
+    entry.write_bytes(orjson.dumps(doc))
+    assert set(load_stix_file(stix).families) == {"MadeByOldCode"}  # same code: the entry is used
+    monkeypatch.setattr(cache, "_parser", "0" * 32)  # as if loader/model/stix2 had changed
+    assert set(load_stix_file(stix).families) == {"SyntheticSpy"}
+    assert orjson.loads(entry.read_bytes())["key"]["parser"] == "0" * 32
+
+
 def _corruptions(doc: dict) -> list[bytes]:  # type: ignore[type-arg]
     raw = orjson.dumps(doc)
 

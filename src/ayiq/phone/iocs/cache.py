@@ -3,8 +3,8 @@
 The first load of an indicator file parses it and stores what was extracted (indicators as short rows,
 the skipped patterns) in `<cache dir>/phone/iocs/`; later loads read that instead of the bundle. An entry
 is used only when its format version and its key match: the file's resolved path, the stem of the name it
-was given by (the family of last resort), its size, its mtime_ns and the BLAKE2b-256 digest of its content
-(hashing all 17 MVT files, 9 MB, takes ~13 ms). Anything else (stale, corrupt, truncated, foreign, unreadable) is a
+was given by (the family of last resort), its size, its mtime_ns, the BLAKE2b-256 digest of its content
+(hashing all 17 MVT files, 9 MB, takes ~13 ms) and a digest of the parsing code. Anything else (stale, corrupt, truncated, foreign, unreadable) is a
 miss: the file is parsed again and the entry rewritten. Writing is atomic and best-effort: a cache that
 cannot be written costs speed, never a result. Format: docs/formats/phone-ioc-cache.md.
 """
@@ -47,7 +47,28 @@ def entry_path(resolved: Path) -> Path:
 
 def file_key(resolved: Path, source: str, st: os.stat_result, digest: str) -> Key:
     return {"path": str(resolved), "stem": Path(source).stem, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "blake2b": digest}
+            "blake2b": digest, "parser": parser_fingerprint()}
+
+
+_parser: str | None = None
+
+
+def parser_fingerprint() -> str:
+    """A digest of the code that turns a bundle into indicators (loader, patterns, normalisation): entries
+    made by another version of it are misses, with no version number to remember to bump."""
+    global _parser
+    if _parser is None:
+        from ayiq import __version__
+        from ayiq.phone.iocs import loader, model, stix2
+
+        h = blake2b(digest_size=16)
+        for mod in (loader, model, stix2):
+            try:
+                h.update(Path(str(mod.__file__)).read_bytes())
+            except OSError:  # no source next to the bytecode: the package version stands in
+                h.update(f"{mod.__name__} {__version__}".encode())
+        _parser = h.hexdigest()
+    return _parser
 
 
 def hash_bytes(data: bytes) -> str:
