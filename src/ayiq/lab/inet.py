@@ -25,6 +25,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from ayiq.core.streams import send_repeated
+
 STUN_COOKIE = 0x2112A442
 MAX_BYTES = 200_000_000
 _CHUNK = b"\0" * 65536
@@ -63,10 +65,7 @@ async def _http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             n = int(path[7:])
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % n)
-            while n > 0:
-                writer.write(_CHUNK[: min(n, len(_CHUNK))])
-                n -= min(n, len(_CHUNK))
-                await writer.drain()
+            await send_repeated(writer, _CHUNK, n)
         else:
             body = page(host)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nServer: ayiq-lab\r\n"

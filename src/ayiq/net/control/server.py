@@ -20,6 +20,7 @@ import h11
 import orjson
 
 from ayiq import __version__
+from ayiq.core.streams import send_repeated
 from ayiq.net.control.measure import ControlConfig, ControlRequest, RequestError, measure
 
 SCHEMA = "ayiq.control.response"
@@ -223,11 +224,7 @@ class ControlServer:
             try:
                 writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                              f"Content-Length: {n}\r\nConnection: close\r\nServer: ayiq-control\r\n\r\n".encode())
-                while n > 0:
-                    chunk = _BLOCK[: min(n, len(_BLOCK))]
-                    writer.write(chunk)
-                    n -= len(chunk)
-                    await asyncio.wait_for(writer.drain(), self.limits.read_timeout)
+                await send_repeated(writer, _BLOCK, n, self.limits.read_timeout)
                 self.stats.served += 1
             except (OSError, TimeoutError):
                 pass  # the client stopped reading: its measurement is over

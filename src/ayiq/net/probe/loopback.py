@@ -26,6 +26,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from ayiq.core.streams import send_repeated
+
 LOOPBACK = "127.0.0.1"
 T = TypeVar("T")
 
@@ -206,22 +208,6 @@ def _response(code: int, body: bytes, extra: str = "", reason: str = "OK") -> by
             f"Server: ayiq-loopback\r\nConnection: close\r\n{extra}\r\n").encode() + body
 
 
-async def _pump(writer: asyncio.StreamWriter, block: bytes, n: int | None) -> None:
-    """Send ``n`` bytes of ``block`` repeated (without end if None) until the client goes away.
-
-    A write to a TLS connection whose socket is already gone neither raises nor pauses, and ``drain()`` then
-    returns without yielding, so a plain write/drain loop would spin without ever letting the event loop
-    deliver ``connection_lost`` (one test run sent gigabytes of "socket.send() raised exception" warnings
-    that way). Yielding once per block delivers it, after which ``drain()`` raises.
-    """
-    while (n is None or n > 0) and not writer.is_closing():
-        writer.write(block if n is None or n >= len(block) else block[:n])
-        if n is not None:
-            n -= len(block)
-        await writer.drain()
-        await asyncio.sleep(0)
-
-
 def web_handler(pages: dict[str, bytes] | None = None) -> Handler:
     """A small web server: ``pages`` by path, plus hostile paths.
 
@@ -246,7 +232,7 @@ def web_handler(pages: dict[str, bytes] | None = None) -> Handler:
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
                 chunk = b"x" * 65536
                 frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-                await _pump(writer, frame, None)
+                await send_repeated(writer, frame, None)
             elif path == "/hang":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><title>hang</title>")
                 await writer.drain()
@@ -257,7 +243,7 @@ def web_handler(pages: dict[str, bytes] | None = None) -> Handler:
             elif path.startswith("/big/"):
                 n = int(path.removeprefix("/big/"))
                 writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode())
-                await _pump(writer, b"y" * 65536, n)
+                await send_repeated(writer, b"y" * 65536, n)
             elif path in pages:
                 writer.write(_response(200, pages[path]))
             else:
