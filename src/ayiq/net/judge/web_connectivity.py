@@ -107,13 +107,8 @@ def _collect(tk: JSON, host: str, scheme: str, port: int, want_all: bool) -> Obs
     tcps = [t for t in lst(tk.get("tcp_connect")) if isinstance(t, dict)]
     reqs = [r for r in lst(tk.get("requests")) if isinstance(r, dict)]
     # v0.5.28+ tags the system resolver's chain "classic"; other resolvers' answers are extra evidence.
-    tagged = False
-    for group in (queries, tcps, reqs):
-        for e in group:
-            tg = e.get("tags")
-            if tg and isinstance(tg, list) and "classic" in tg:
-                tagged = True
-                break
+    tagged = any(isinstance(tg := e.get("tags"), list) and "classic" in tg
+                 for group in (queries, tcps, reqs) for e in group)
     o = Obs(host=host, scheme=scheme, port=port, tagged=tagged)
 
     for q in queries:
