@@ -1,0 +1,1 @@
+"""Cases: an intimidation wave's accounts and every finding, kept as encrypted, tamper-evident evidence."""
